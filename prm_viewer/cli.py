@@ -1,0 +1,185 @@
+"""Command line: ``python -m prm_viewer [--db PATH] COMMAND ...``.
+
+Exit codes: 0 success, 2 a user's error (one line on stderr, no traceback), 1 a bug.
+Feature packages add commands by exposing ``register(subparsers)`` in a module listed in
+``COMMAND_MODULES``; each subparser sets ``func(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from prm_viewer.errors import PrmViewerError
+
+COMMAND_MODULES = (
+    "prm_viewer.scoring.commands",
+    "prm_viewer.analysis.commands",
+)
+
+
+def _kv(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected key=value, got '{text}'")
+    k, v = text.split("=", 1)
+    return k.strip(), v
+
+
+def open_cli_store(args: argparse.Namespace) -> Any:
+    from prm_viewer.store import open_store
+
+    return open_store(args.db)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from prm_viewer.formats.base import options_from_cli
+    from prm_viewer.ingest import import_file
+
+    options = options_from_cli(args.map or [], args.option or [])
+    with open_cli_store(args) as store:
+        bar = tqdm(desc=f"importing {Path(args.file).name}", unit=" traces", disable=None, leave=False)
+
+        def progress(n: int) -> None:
+            bar.update(n - bar.n)
+
+        try:
+            report = import_file(store, args.file, fmt=args.format, options=options, name=args.dataset,
+                                 tags=dict(args.tag or []), progress=progress)
+        finally:
+            bar.close()
+    print(report.summary())
+    for skip in report.skipped[:10]:
+        print(f"  skipped line {skip.line}: {skip.reason}")
+    if len(report.skipped) > 10:
+        print(f"  ... and {len(report.skipped) - 10} more skipped")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from prm_viewer import queries
+
+    with open_cli_store(args) as store:
+        df = queries.datasets(store)
+    if args.json:
+        print(df.to_json(orient="records", date_format="iso"))
+    elif df.empty:
+        print("no datasets; import one with: python -m prm_viewer import FILE")
+    else:
+        cols = ["name", "format", "n_traces", "n_steps", "n_labelled", "scorers", "tags", "synthetic"]
+        print(df[cols].to_string(index=False))
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    with open_cli_store(args) as store:
+        ds = store.delete_dataset(args.dataset)
+    print(f"deleted dataset '{ds['name']}' ({ds['n_traces']} traces) with its steps and scores")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from prm_viewer import export
+
+    with open_cli_store(args) as store:
+        n = export.export_dataset(store, args.dataset, args.format, args.output, per=args.per)
+    print(f"wrote {n} rows to {args.output}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from prm_viewer.demo import load_demo
+
+    with open_cli_store(args) as store:
+        names = load_demo(store)
+    print("loaded the synthetic demo: " + ", ".join(names) if names else "the synthetic demo is already loaded")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    from prm_viewer import settings
+
+    for s in settings.SETTINGS:
+        print(f"{s.name} = {settings.get(s.name)!r}    # {s.help}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m prm_viewer", description="Process reward model viewer: store, scoring, analysis.")
+    p.add_argument("--db", help="DuckDB store path (default: PRM_VIEWER_DB or data/prm_viewer.duckdb)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sp = sub.add_parser("import", help="import a trace file (format auto-detected)")
+    sp.add_argument("file")
+    sp.add_argument("--format", help="force a format (see 'formats')")
+    sp.add_argument("--map", action="append", type=_kv, metavar="KEY=COLUMN",
+                    help="generic importer column mapping, e.g. problem=question steps=solution")
+    sp.add_argument("--option", action="append", type=_kv, metavar="KEY=VALUE",
+                    help="importer option, e.g. split_rule=newline first_error_base=1 no_error=N/A")
+    sp.add_argument("--dataset", help="dataset name (default: the file name)")
+    sp.add_argument("--tag", action="append", type=_kv, metavar="KEY=VALUE", help="tag, e.g. process_reward=with")
+    sp.set_defaults(func=cmd_import)
+
+    sp = sub.add_parser("list", help="list datasets")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_list)
+
+    sp = sub.add_parser("delete", help="delete a dataset with its traces, steps and scores")
+    sp.add_argument("--dataset", required=True)
+    sp.set_defaults(func=cmd_delete)
+
+    sp = sub.add_parser("export", help="export annotated steps or traces")
+    sp.add_argument("--dataset", required=True)
+    sp.add_argument("--format", required=True, choices=["csv", "parquet", "jsonl"])
+    sp.add_argument("--per", choices=["step", "trace"], default="step")
+    sp.add_argument("-o", "--output", required=True)
+    sp.set_defaults(func=cmd_export)
+
+    sp = sub.add_parser("demo", help="load the synthetic demo data")
+    sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("formats", help="list the import formats")
+    sp.set_defaults(func=lambda a: _print_formats())
+
+    sp = sub.add_parser("settings", help="show settings and their values")
+    sp.set_defaults(func=cmd_settings)
+
+    for mod in COMMAND_MODULES:
+        try:
+            module = import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+            continue
+        module.register(sub)
+    return p
+
+
+def _print_formats() -> int:
+    from prm_viewer.formats import FORMATS
+
+    for f in FORMATS.values():
+        print(f"{f.name:16} {f.label}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PrmViewerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def print_json(obj: Any) -> None:
+    """JSON for ``--json`` outputs (NaN becomes null)."""
+    print(json.dumps(obj, default=str, allow_nan=False) if obj is not None else "null")

@@ -1,0 +1,49 @@
+"""ProcessBench: ``{id, generator, problem, steps, final_answer_correct, label}``.
+
+``label`` is the earliest wrong step, 0-based, ``-1`` when there is none. JSON array or JSONL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from prm_viewer.formats.base import Format, Sample, iter_objects, need, need_str_list, opt, register
+from prm_viewer.model import Skip, TraceRecord
+
+_KEYS = {"problem", "steps", "label"}
+
+
+@register
+class ProcessBench(Format):
+    name = "processbench"
+    label = "ProcessBench (JSON / JSONL)"
+
+    def detect(self, sample: Sample) -> bool:
+        return bool(sample.records) and _KEYS <= sample.keys and isinstance(sample.records[0].get("steps"), list)
+
+    def read(self, path: Path, options: dict[str, Any]) -> Iterator[TraceRecord | Skip]:
+        split = options.get("split") or _split_from_name(path)
+        for line, obj in iter_objects(path):
+            label = need(path, line, obj, "label", int)
+            yield TraceRecord(
+                line=line,
+                source_id=str(obj.get("id", f"line {line}")),
+                problem=need(path, line, obj, "problem", str),
+                steps=need_str_list(path, line, obj, "steps"),
+                generator=opt(path, line, obj, "generator", str),
+                final_answer_correct=opt(path, line, obj, "final_answer_correct", bool),
+                gold_first_error=label,
+                split=split,
+                metadata={k: v for k, v in obj.items() if k not in _KNOWN} or None,
+            )
+
+
+_KNOWN = {"id", "generator", "problem", "steps", "final_answer_correct", "label"}
+
+
+def _split_from_name(path: Path) -> str | None:
+    # ProcessBench ships one file per source benchmark (gsm8k.json, math.json, ...).
+    stem = Path(path).stem.lower()
+    return stem if stem in {"gsm8k", "math", "olympiadbench", "omnimath"} else None

@@ -1,0 +1,199 @@
+"""Import a file into the store: detect the format, stream records, validate, write in batches.
+
+One import is one transaction: all of the file or none of it. Re-importing the same content with
+the same format and options is a no-op that says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from prm_viewer.errors import ImportFailed, PrmViewerError
+from prm_viewer.formats import detect_format, get_format
+from prm_viewer.formats.base import validate
+from prm_viewer.model import ImportReport, Skip, TraceRecord
+from prm_viewer.store import Store, dataset_key, file_sha256, problem_key
+
+BATCH_STEPS = 100_000
+
+TRACE_SCHEMA = pa.schema(
+    [
+        ("ordinal", pa.int32()),
+        ("source_line", pa.int32()),
+        ("source_id", pa.string()),
+        ("problem_id", pa.string()),
+        ("problem", pa.string()),
+        ("reference_answer", pa.string()),
+        ("source_problem_id", pa.string()),
+        ("generator", pa.string()),
+        ("final_answer", pa.string()),
+        ("final_answer_correct", pa.bool_()),
+        ("gold_first_error", pa.int32()),
+        ("error_type", pa.string()),
+        ("category", pa.string()),
+        ("split", pa.string()),
+        ("n_steps", pa.int32()),
+        ("has_step_labels", pa.bool_()),
+        ("metadata", pa.string()),
+    ]
+)
+STEP_SCHEMA = pa.schema([("ordinal", pa.int32()), ("step_idx", pa.int32()), ("text", pa.string()), ("gold_label", pa.int8())])
+
+
+def imported_scorer_id(name: str) -> str:
+    """Scores that came with a file form a scorer named by the user; its id follows the name."""
+    return "imp-" + hashlib.sha256(name.encode()).hexdigest()[:12]
+
+
+class _Batch:
+    """Column buffers for one batch of traces and their steps."""
+
+    def __init__(self) -> None:
+        self.t: dict[str, list[Any]] = {f.name: [] for f in TRACE_SCHEMA}
+        self.s_ord: list[int] = []
+        self.s_idx: list[int] = []
+        self.s_text: list[str] = []
+        self.s_label: list[int | None] = []
+        self.scores: dict[str, tuple[list[int], list[int], list[float | None]]] = {}
+
+    def add(self, ordinal: int, rec: TraceRecord) -> None:
+        t = self.t
+        n = len(rec.steps)
+        t["ordinal"].append(ordinal)
+        t["source_line"].append(rec.line)
+        t["source_id"].append(rec.source_id)
+        t["problem_id"].append(problem_key(rec.problem))
+        t["problem"].append(rec.problem)
+        t["reference_answer"].append(rec.reference_answer)
+        t["source_problem_id"].append(rec.problem_id)
+        t["generator"].append(rec.generator)
+        t["final_answer"].append(rec.final_answer)
+        t["final_answer_correct"].append(rec.final_answer_correct)
+        t["gold_first_error"].append(rec.gold_first_error)
+        t["error_type"].append(rec.error_type)
+        t["category"].append(rec.category)
+        t["split"].append(rec.split)
+        t["n_steps"].append(n)
+        t["has_step_labels"].append(rec.step_labels is not None and any(x is not None for x in rec.step_labels))
+        t["metadata"].append(json.dumps(rec.metadata, ensure_ascii=False, default=str) if rec.metadata else None)
+        self.s_ord.extend([ordinal] * n)
+        self.s_idx.extend(range(n))
+        self.s_text.extend(rec.steps)
+        self.s_label.extend(rec.step_labels if rec.step_labels is not None else [None] * n)
+        if rec.step_scores:
+            for name, values in rec.step_scores.items():
+                o, i, v = self.scores.setdefault(name, ([], [], []))
+                o.extend([ordinal] * n)
+                i.extend(range(n))
+                v.extend(values)
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.s_idx)
+
+    def tables(self) -> tuple[pa.Table, pa.Table]:
+        traces = pa.table(self.t, schema=TRACE_SCHEMA)
+        steps = pa.table(
+            {"ordinal": self.s_ord, "step_idx": self.s_idx, "text": self.s_text, "gold_label": self.s_label},
+            schema=STEP_SCHEMA,
+        )
+        return traces, steps
+
+
+def import_file(
+    store: Store,
+    path: str | Path,
+    fmt: str | None = None,
+    options: dict[str, Any] | None = None,
+    name: str | None = None,
+    tags: dict[str, str] | None = None,
+    synthetic: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import one file; raises a :class:`PrmViewerError` (store unchanged) on bad input."""
+    path = Path(path)
+    options = dict(options or {})
+    if not path.exists():
+        raise ImportFailed(str(path), None, None, "no such file")
+    if path.is_dir():
+        raise ImportFailed(str(path), None, None, "is a folder, not a file")
+    if path.stat().st_size == 0:
+        raise ImportFailed(str(path), None, None, "the file is empty")
+    format_ = get_format(fmt) if fmt else detect_format(path)
+    started = time.perf_counter()
+    fhash = file_sha256(path)
+    did = dataset_key(fhash, format_.name, options)
+    existing = store.dataset_by_hash(did)
+    if existing is not None:
+        return ImportReport(dataset_id=did, name=existing["name"], format=format_.name, path=str(path),
+                            traces=existing["n_traces"], steps=existing["n_steps"],
+                            labelled_traces=existing["n_labelled"], already_present=True)
+    report = ImportReport(dataset_id=did, name="", format=format_.name, path=str(path))
+    seen: dict[str, int] = {}
+    with store.transaction() as cur:
+        report.name = store.unique_dataset_name(name or path.stem)
+        store.insert_dataset(cur, {
+            "dataset_id": did, "name": report.name, "format": format_.name, "source_path": str(path),
+            "file_hash": fhash, "options": options, "tags": tags or {}, "synthetic": synthetic,
+        })
+        batch = _Batch()
+        scorer_names: set[str] = set()
+        ordinal = 0
+        for item in format_.read(path, options):
+            if isinstance(item, Skip):
+                report.skipped.append(item)
+                continue
+            validate(path, item)
+            first = seen.get(item.source_id)
+            if first is not None:
+                raise ImportFailed(str(path), item.line, "id", f"duplicate id '{item.source_id}' (first on line {first})")
+            seen[item.source_id] = item.line
+            batch.add(ordinal, item)
+            ordinal += 1
+            if item.step_scores:
+                scorer_names.update(item.step_scores)
+            if batch.n_steps >= BATCH_STEPS:
+                _flush(store, cur, did, batch, scorer_names)
+                batch = _Batch()
+                if progress:
+                    progress(ordinal)
+        if ordinal == 0:
+            why = f" ({len(report.skipped)} records skipped: {report.skipped[0].reason})" if report.skipped else ""
+            raise ImportFailed(str(path), None, None, f"no traces found{why}")
+        _flush(store, cur, did, batch, scorer_names)
+        if progress:
+            progress(ordinal)
+        report.traces, report.steps, report.labelled_traces = store.finish_dataset(cur, did)
+        report.scorers = sorted(scorer_names)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _flush(store: Store, cur: Any, did: str, batch: _Batch, scorer_names: set[str]) -> None:
+    if not batch.t["ordinal"]:
+        return
+    traces, steps = batch.tables()
+    store.append_batch(cur, did, traces, steps)
+    for sname, (ords, idxs, vals) in batch.scores.items():
+        sid = imported_scorer_id(sname)
+        existing = cur.execute("SELECT recipe FROM scorers WHERE name = ?", [sname]).fetchone()
+        if existing and existing[0] != "imported":
+            raise PrmViewerError(f"scores named '{sname}' clash with a model scorer of that name; rename the column")
+        store.upsert_scorer(cur, {"scorer_id": sid, "name": sname, "recipe": "imported", "threshold": 0.5,
+                                  "options": {"source": "imported with a dataset"}})
+        tbl = pa.table({
+            "scorer_id": [sid] * len(ords),
+            "trace_id": [f"{did}-{o}" for o in ords],
+            "step_idx": idxs,
+            "score": pa.array(vals, pa.float64()),
+            "raw": pa.array(vals, pa.float64()),
+            "note": pa.nulls(len(ords), pa.string()),
+        })
+        store.insert_step_scores(cur, tbl)
