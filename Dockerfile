@@ -1,0 +1,11 @@
+# Serve prm_viewer to a lab. Untested on the development machines (no Docker engine there).
+FROM python:3.11-slim
+WORKDIR /app
+ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
+# torch first and pinned (a CPU-only image may point pip at the CPU wheel index instead).
+RUN pip install torch==2.13.0
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+COPY . .
+EXPOSE 8501
+CMD ["streamlit", "run", "app.py", "--server.address", "0.0.0.0", "--server.port", "8501", "--server.headless", "true"]

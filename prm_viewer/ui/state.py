@@ -1,0 +1,92 @@
+"""The app process's shared objects: the one store, the one job runner, version-keyed caching.
+
+Every page (including the analysis pages) uses these:
+
+- :func:`get_store` -- the ONE :class:`~prm_viewer.store.Store` of this process
+  (``st.cache_resource`` keyed on the configured path). On first open of an empty store it
+  loads the synthetic demo when the ``demo_on_empty`` setting is true.
+- :func:`get_runner` -- the job runner owned by the app process (scoring runs in worker
+  processes, never in the script run), or ``None`` when the scoring package is not available.
+- :func:`cached` -- call a read function ``fn(store, *args)`` through ``st.cache_data`` keyed on
+  ``store.data_version()``, so any committed write invalidates the cached result.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from importlib import import_module
+from pathlib import Path
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from prm_viewer import settings
+from prm_viewer.store import Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(path: str) -> Store:
+    store = Store(Path(path))
+    if settings.get("demo_on_empty") and store.is_empty():
+        _load_demo(store)
+    return store
+
+
+def _load_demo(store: Store) -> None:
+    try:
+        demo = import_module("prm_viewer.demo")
+    except ModuleNotFoundError:
+        return
+    load = getattr(demo, "load_demo", None)
+    if load is not None:
+        load(store)
+
+
+def get_store() -> Store:
+    """The app's one store (opened once per process and path)."""
+    return _open_store(str(settings.db_path().resolve()))
+
+
+@st.cache_resource(show_spinner=False)
+def _make_runner(path: str) -> Any:
+    try:
+        jobs = import_module("prm_viewer.jobs")
+    except ModuleNotFoundError as exc:
+        if exc.name != "prm_viewer.jobs":
+            raise
+        return None
+    runner_cls = getattr(jobs, "JobRunner", None)
+    if runner_cls is None:
+        return None
+    runner = runner_cls(_open_store(path))
+    # A restarted app resumes unfinished jobs; the runner monitors workers in its own thread.
+    for name in ("resume", "start"):
+        fn = getattr(runner, name, None)
+        if callable(fn):
+            fn()
+    return runner
+
+
+def get_runner() -> Any:
+    """The job runner owned by this app process, or ``None`` without the scoring package."""
+    return _make_runner(str(settings.db_path().resolve()))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _cached_call(module: str, name: str, path: str, version: int, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]) -> Any:
+    fn = getattr(import_module(module), name)
+    return fn(_open_store(path), *args, **dict(kwargs))
+
+
+def cached(fn: Callable[..., T], store: Store, *args: Any, **kwargs: Any) -> T:
+    """``fn(store, *args, **kwargs)`` cached until the store's next committed write.
+
+    ``fn`` must be a module-level function (it is looked up by module and name) and its
+    arguments hashable by ``st.cache_data``.
+    """
+    return _cached_call(fn.__module__, fn.__qualname__, str(store.path.resolve()), store.data_version(),
+                        args, tuple(sorted(kwargs.items())))
