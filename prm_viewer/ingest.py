@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from prm_viewer.errors import ImportFailed, PrmViewerError
 from prm_viewer.formats import detect_format, get_format
-from prm_viewer.formats.base import validate
+from prm_viewer.formats.base import Format, fail, validate
 from prm_viewer.model import ImportReport, Skip, TraceRecord
 from prm_viewer.store import Store, dataset_key, file_sha256, problem_key
 
@@ -110,7 +110,7 @@ class _Batch:
 def import_file(
     store: Store,
     path: str | Path,
-    fmt: str | None = None,
+    fmt: str | Format | None = None,
     options: dict[str, Any] | None = None,
     name: str | None = None,
     tags: dict[str, str] | None = None,
@@ -126,7 +126,9 @@ def import_file(
         raise ImportFailed(str(path), None, None, "is a folder, not a file")
     if path.stat().st_size == 0:
         raise ImportFailed(str(path), None, None, "the file is empty")
-    format_ = get_format(fmt) if fmt else detect_format(path)
+    # A Format object (not a registry name) lets internal readers such as the demo's use the
+    # same import path without joining the registry that upload detection tries.
+    format_ = fmt if isinstance(fmt, Format) else get_format(fmt) if fmt else detect_format(path)
     started = time.perf_counter()
     fhash = file_sha256(path)
     did = dataset_key(fhash, format_.name, options)
@@ -137,6 +139,9 @@ def import_file(
                             labelled_traces=existing["n_labelled"], already_present=True)
     report = ImportReport(dataset_id=did, name="", format=format_.name, path=str(path))
     seen: dict[str, int] = {}
+    unit = format_.record_unit(path)
+    names = format_.source_fields(options)
+    id_field = names.get("id", "id")
     with store.transaction() as cur:
         report.name = store.unique_dataset_name(name or path.stem)
         store.insert_dataset(cur, {
@@ -150,10 +155,10 @@ def import_file(
             if isinstance(item, Skip):
                 report.skipped.append(item)
                 continue
-            validate(path, item)
+            validate(path, item, unit, names)
             first = seen.get(item.source_id)
             if first is not None:
-                raise ImportFailed(str(path), item.line, "id", f"duplicate id '{item.source_id}' (first on line {first})")
+                raise fail(path, item.line, id_field, f"duplicate id '{item.source_id}' (first on {unit} {first})", unit)
             seen[item.source_id] = item.line
             batch.add(ordinal, item)
             ordinal += 1

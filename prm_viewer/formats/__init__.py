@@ -14,6 +14,13 @@ from prm_viewer.formats.base import FORMATS, Format, Sample, detect_format, get_
 # Order matters for detection: specific formats before looser ones; the generic mapper last.
 _BUILTIN = (
     "processbench",
+    "prmbench",
+    "prm800k",
+    "trl_stepwise",
+    "math_shepherd",
+    "bbm",
+    "gsm8k_solutions",
+    "generic",
 )
 
 for _mod in _BUILTIN:

@@ -33,6 +33,8 @@ class Sample:
     """'jsonl', 'json' (array or single object), 'csv', 'parquet', 'empty' or 'unknown'."""
     records: list[dict[str, Any]] = field(default_factory=list)
     """Up to ``n`` first records as dicts (JSON objects or table rows)."""
+    error: ImportFailed | None = None
+    """Why reading the sample stopped early (bad first line, corrupt table), if it did."""
 
     @property
     def keys(self) -> set[str]:
@@ -57,6 +59,15 @@ class Format:
     def read(self, path: Path, options: dict[str, Any]) -> Iterator[TraceRecord | Skip]:
         """Yield the file's traces in order, raising :class:`ImportFailed` on bad input."""
         raise NotImplementedError
+
+    def record_unit(self, path: Path) -> str:
+        """What ``TraceRecord.line`` counts in this file, for messages: 'line' or 'row' (tables)."""
+        return "line"
+
+    def source_fields(self, options: dict[str, Any]) -> dict[str, str]:
+        """The file's own names for canonical fields (``first_error``, ``steps``, ``id``, ...), so
+        shared validation errors name a field the user can find in the file."""
+        return {}
 
 
 FORMATS: dict[str, Format] = {}
@@ -89,6 +100,9 @@ def detect_format(path: Path, sample: Sample | None = None) -> Format:
     for fmt in tried:
         if fmt.detect(sample):
             return fmt
+    if not sample.records and sample.error is not None:
+        # Nothing parsed: the reason is the unreadable start of the file, not an unknown layout.
+        raise sample.error
     keys = ", ".join(sorted(sample.keys)) or "none"
     raise UnknownFormat(
         f"{path}: no known format matches (tried {', '.join(f.name for f in tried)}; "
@@ -177,7 +191,12 @@ def iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
 
         first = skip_ws()
         if first == "{":
-            text = fh.read().decode("utf-8", errors="strict") if not eof else ""
+            rest = (pending + fh.read()) if not eof else b""
+            try:
+                text = rest.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad_line = line + buf[pos:].count("\n") + rest[: exc.start].count(b"\n")
+                raise ImportFailed(str(path), bad_line, None, f"not valid UTF-8 (byte {exc.start})") from None
             try:
                 obj = json.loads(buf[pos:] + text)
             except json.JSONDecodeError as exc:
@@ -208,8 +227,9 @@ def iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
                     break
                 except json.JSONDecodeError as exc:
                     if not fill():
+                        bad_line = line + buf.count("\n", pos, exc.pos)
                         raise ImportFailed(
-                            str(path), line, None, f"malformed or truncated JSON ({exc.msg})"
+                            str(path), bad_line, None, f"malformed or truncated JSON ({exc.msg})"
                         ) from None
             start_line = line
             line += buf.count("\n", pos, end)
@@ -281,6 +301,7 @@ def read_sample(path: Path, n: int = 5) -> Sample:
     path = Path(path)
     kind = sniff_kind(path)
     records: list[dict[str, Any]] = []
+    error: ImportFailed | None = None
     try:
         if kind in {"jsonl", "json"}:
             for _, obj in iter_json_any(path):
@@ -293,12 +314,22 @@ def read_sample(path: Path, n: int = 5) -> Sample:
         elif kind == "parquet":
             import pyarrow.parquet as pq
 
-            pf = pq.ParquetFile(path)
-            if pf.metadata.num_rows:
-                records = next(pf.iter_batches(batch_size=n)).to_pylist()
-    except ImportFailed:
-        pass  # the full read reports the exact line; a sample only needs what parses
-    return Sample(path=path, kind=kind, records=records)
+            try:
+                pf = pq.ParquetFile(path)
+                if pf.metadata.num_rows:
+                    records = next(pf.iter_batches(batch_size=n)).to_pylist()
+            except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid/ArrowIOError subclass these
+                raise ImportFailed(str(path), None, None, f"not a readable Parquet file ({_first_line(exc)})") from None
+    except ImportFailed as exc:
+        error = exc  # the full read reports the exact line; a sample only needs what parses
+    except csv.Error as exc:
+        error = ImportFailed(str(path), None, None, f"malformed CSV ({exc})")
+    return Sample(path=path, kind=kind, records=records, error=error)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def read_csv_head(path: Path, n: int) -> list[dict[str, Any]]:
@@ -358,26 +389,39 @@ def _json_type(value: Any) -> str:
 # --------------------------------------------------------------------------- shared validation
 
 
-def validate(path: Path, rec: TraceRecord) -> None:
-    """Checks every format needs; raises ImportFailed naming the line and field."""
+def fail(path: Path | str, line: int | None, field: str | None, message: str, unit: str = "line") -> ImportFailed:
+    """An :class:`ImportFailed` whose location reads ``row N`` (CSV/Parquet) when ``unit='row'``."""
+    err = ImportFailed(str(path), line, field, message)
+    if unit != "line" and line is not None:
+        err.args = (str(err).replace(f"{err.path}, line {line}", f"{err.path}, {unit} {line}", 1),)
+    return err
+
+
+def validate(path: Path, rec: TraceRecord, unit: str = "line", names: dict[str, str] | None = None) -> None:
+    """Checks every format needs; raises ImportFailed naming the line (or row) and field.
+
+    ``names`` maps the canonical fields (problem, steps, first_error, step_labels, id, scores.X)
+    to the source file's own names, so that messages name the field the user can find.
+    """
     p = str(path)
+    names = names or {}
     if not isinstance(rec.problem, str) or not rec.problem.strip():
-        raise ImportFailed(p, rec.line, "problem", "empty problem text")
+        raise fail(p, rec.line, names.get("problem", "problem"), "empty problem text", unit)
     n = len(rec.steps)
     if n == 0:
-        raise ImportFailed(p, rec.line, "steps", "empty step list")
+        raise fail(p, rec.line, names.get("steps", "steps"), "empty step list", unit)
     g = rec.gold_first_error
     if g is not None and not (-1 <= g < n):
-        raise ImportFailed(p, rec.line, "first_error", f"first-error index {g} is out of range for {n} steps (0-based)")
+        raise fail(p, rec.line, names.get("first_error", "first_error"), f"first-error index {g} is out of range for {n} steps (0-based)", unit)
     if rec.step_labels is not None and len(rec.step_labels) != n:
-        raise ImportFailed(p, rec.line, "step_labels", f"{len(rec.step_labels)} labels for {n} steps")
+        raise fail(p, rec.line, names.get("step_labels", "step_labels"), f"{len(rec.step_labels)} labels for {n} steps", unit)
     if rec.step_scores:
         for name, scores in rec.step_scores.items():
             if len(scores) != n:
-                raise ImportFailed(p, rec.line, f"scores.{name}", f"{len(scores)} scores for {n} steps")
+                raise fail(p, rec.line, names.get(f"scores.{name}", f"scores.{name}"), f"{len(scores)} scores for {n} steps", unit)
             for s in scores:
                 if s is not None and not (0.0 <= s <= 1.0):
-                    raise ImportFailed(p, rec.line, f"scores.{name}", f"score {s} is outside [0, 1]")
+                    raise fail(p, rec.line, names.get(f"scores.{name}", f"scores.{name}"), f"score {s} is outside [0, 1]", unit)
 
 
 def first_error_from_labels(labels: list[int | None]) -> int | None:
@@ -401,3 +445,11 @@ def options_from_cli(maps: list[tuple[str, str]], opts: list[tuple[str, str]]) -
         options["map"] = dict(maps)
     options.update(dict(opts))
     return options
+
+
+def check_options(path: Path, options: dict[str, Any], allowed: set[str]) -> None:
+    """Reject option keys a format does not know (a typo must not be silently ignored)."""
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        known = ", ".join(sorted(allowed)) or "none"
+        raise ImportFailed(str(path), None, "options", f"unknown option(s) {', '.join(unknown)}; this format takes: {known}")

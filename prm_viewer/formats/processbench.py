@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from prm_viewer.formats.base import Format, Sample, iter_objects, need, need_str_list, opt, register
+from prm_viewer.formats.base import Format, Sample, check_options, iter_objects, need, need_str_list, opt, register
 from prm_viewer.model import Skip, TraceRecord
 
 _KEYS = {"problem", "steps", "label"}
@@ -23,7 +23,11 @@ class ProcessBench(Format):
     def detect(self, sample: Sample) -> bool:
         return bool(sample.records) and _KEYS <= sample.keys and isinstance(sample.records[0].get("steps"), list)
 
+    def source_fields(self, options: dict[str, Any]) -> dict[str, str]:
+        return {"first_error": "label"}
+
     def read(self, path: Path, options: dict[str, Any]) -> Iterator[TraceRecord | Skip]:
+        check_options(path, options, {"split"})
         split = options.get("split") or _split_from_name(path)
         for line, obj in iter_objects(path):
             label = need(path, line, obj, "label", int)

@@ -1,0 +1,211 @@
+"""Import benchmark: our import vs DuckDB's bare ``read_json`` vs a naive row-by-row path.
+
+Usage (from the repository root, with the venv active)::
+
+    python bench/bench_import.py                 # ProcessBench files + a generated 1M-step file
+    python bench/bench_import.py --steps 200000  # a smaller generated file
+    python bench/bench_import.py --skip-big      # ProcessBench only
+
+Every measured path runs in its own child process (``--child``) so each peak RSS figure belongs
+to that path alone. The generated file is ProcessBench-shaped JSONL written under /tmp (never
+the repository). The naive path (``json.loads`` per line + one INSERT per trace and per step)
+runs on a prefix of the file and is extrapolated linearly to the whole file: it says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PB_DIR = ROOT.parent / "shared" / "data" / "ProcessBench"
+PB_FILES = ("gsm8k.json", "math.json", "olympiadbench.json", "omnimath.json")
+
+_WORDS = ("the", "value", "of", "we", "so", "then", "sum", "product", "equation", "term", "therefore", "hence",
+          "substitute", "gives", "total", "each", "side", "divide", "multiply", "add", "answer", "is", "step",
+          "number", "apples", "cost", "x", "y", "area", "length")
+
+
+def generate(path: Path, n_steps: int, seed: int = 0) -> tuple[int, int]:
+    """Write ProcessBench-shaped JSONL with about ``n_steps`` steps; returns (traces, steps)."""
+    rng = random.Random(seed)
+    traces = steps = 0
+    with open(path, "w", encoding="utf-8") as fh:
+        while steps < n_steps:
+            n = min(rng.randint(4, 16), n_steps - steps)
+            body = []
+            for k in range(n):
+                words = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(6, 12)))
+                a, b = rng.randint(1, 999), rng.randint(1, 99)
+                body.append(f"Step {k + 1}: {words}: {a} + {b} = {a + b}.")
+            problem = f"Problem {traces // 3}: " + " ".join(rng.choice(_WORDS) for _ in range(30)) + "?"
+            rec = {"id": f"gen-{traces}", "generator": f"model-{traces % 7}", "problem": problem, "steps": body,
+                   "final_answer_correct": rng.random() < 0.5, "label": rng.randint(-1, n - 1)}
+            fh.write(json.dumps(rec) + "\n")
+            traces += 1
+            steps += n
+    return traces, steps
+
+
+# ------------------------------------------------------------------ measured paths (children)
+
+
+def child_ours(files: list[str], db: str) -> dict[str, Any]:
+    from prm_viewer.ingest import import_file
+    from prm_viewer.store import Store
+
+    per_file = []
+    t0 = time.perf_counter()
+    with Store(db) as store:
+        for f in files:
+            t = time.perf_counter()
+            rep = import_file(store, f)
+            per_file.append({"file": Path(f).name, "traces": rep.traces, "steps": rep.steps,
+                             "seconds": time.perf_counter() - t})
+    return {"seconds": time.perf_counter() - t0, "traces": sum(p["traces"] for p in per_file),
+            "steps": sum(p["steps"] for p in per_file), "per_file": per_file}
+
+
+def child_read_json(files: list[str], db: str) -> dict[str, Any]:
+    import duckdb
+
+    t0 = time.perf_counter()
+    con = duckdb.connect(db)
+    steps = traces = 0
+    for i, f in enumerate(files):
+        con.execute(f"CREATE TABLE raw{i} AS SELECT * FROM read_json(?)", [f])
+        t, s = con.execute(f"SELECT count(*), sum(len(steps)) FROM raw{i}").fetchone()
+        traces += t
+        steps += int(s)
+    con.close()
+    return {"seconds": time.perf_counter() - t0, "traces": traces, "steps": steps}
+
+
+def child_naive(files: list[str], db: str, limit_steps: int) -> dict[str, Any]:
+    """Python loop: json per record, one INSERT per trace and per step (what a first version does)."""
+    import duckdb
+
+    t0 = time.perf_counter()
+    con = duckdb.connect(db)
+    con.execute("CREATE TABLE traces (trace_id VARCHAR, generator VARCHAR, problem VARCHAR, fac BOOLEAN, label INT)")
+    con.execute("CREATE TABLE steps (trace_id VARCHAR, step_idx INT, text VARCHAR)")
+    con.execute("BEGIN")
+    traces = steps = 0
+    for f in files:
+        text = Path(f).read_text(encoding="utf-8")
+        items = json.loads(text) if text.lstrip().startswith("[") else (json.loads(x) for x in text.splitlines() if x.strip())
+        for rec in items:
+            if steps >= limit_steps:
+                break
+            tid = f"{Path(f).stem}-{traces}"
+            con.execute("INSERT INTO traces VALUES (?, ?, ?, ?, ?)",
+                        [tid, rec.get("generator"), rec["problem"], rec.get("final_answer_correct"), rec["label"]])
+            for k, s in enumerate(rec["steps"]):
+                con.execute("INSERT INTO steps VALUES (?, ?, ?)", [tid, k, s])
+            traces += 1
+            steps += len(rec["steps"])
+    con.execute("COMMIT")
+    con.close()
+    return {"seconds": time.perf_counter() - t0, "traces": traces, "steps": steps}
+
+
+CHILDREN = {"ours": child_ours, "read_json": child_read_json, "naive": child_naive}
+
+
+def run_child(kind: str, files: list[str], extra: list[str] | None = None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="prm_bench_") as tmp:
+        db = str(Path(tmp) / "bench.duckdb")
+        cmd = [sys.executable, __file__, "--child", kind, "--db", db, *(extra or []), "--", *files]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _child_main(args: argparse.Namespace) -> None:
+    fn = CHILDREN[args.child]
+    result = fn(args.files, args.db, args.limit_steps) if args.child == "naive" else fn(args.files, args.db)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    print(json.dumps(result))
+
+
+# ------------------------------------------------------------------ report
+
+
+def _row(label: str, r: dict[str, Any], note: str = "") -> str:
+    rate = r["steps"] / r["seconds"] if r["seconds"] else float("nan")
+    return f"| {label} | {r['traces']:,} | {r['steps']:,} | {r['seconds']:.2f} | {rate:,.0f} | {r['peak_rss_mb']:.0f} | {note} |"
+
+
+HEADER = "| path | traces | steps | wall s | steps/s | peak RSS MB | note |\n|---|---|---|---|---|---|---|"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--child", choices=sorted(CHILDREN))
+    p.add_argument("--db")
+    p.add_argument("--limit-steps", type=int, default=10**12)
+    p.add_argument("--steps", type=int, default=1_000_000, help="steps in the generated file")
+    p.add_argument("--naive-steps", type=int, default=50_000, help="prefix the naive path runs on")
+    p.add_argument("--repeat", type=int, default=3, help="runs per path (the best is reported)")
+    p.add_argument("--skip-big", action="store_true")
+    p.add_argument("files", nargs="*")
+    args = p.parse_args()
+    if args.child:
+        _child_main(args)
+        return
+
+    def best(kind: str, files: list[str], extra: list[str] | None = None) -> dict[str, Any]:
+        runs = [run_child(kind, files, extra) for _ in range(args.repeat)]
+        return min(runs, key=lambda r: r["seconds"])
+
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; best of {args.repeat} runs per path\n")
+    pb = [str(PB_DIR / f) for f in PB_FILES if (PB_DIR / f).exists()]
+    if pb:
+        ours = best("ours", pb)
+        rj = best("read_json", pb)
+        naive = best("naive", pb)
+        print("### ProcessBench (4 files, JSON arrays)\n")
+        print(HEADER)
+        print(_row("prm_viewer import", ours))
+        print(_row("DuckDB read_json -> table", rj, "no validation, no ids, nested rows"))
+        print(_row("naive loop + INSERT per row", naive))
+        print()
+        for f in ours["per_file"]:
+            print(f"- {f['file']}: {f['traces']} traces, {f['steps']} steps, {f['seconds']:.2f} s")
+        print(f"\nours / read_json = {ours['seconds'] / rj['seconds']:.2f}x; naive / ours = "
+              f"{naive['seconds'] / ours['seconds']:.1f}x\n")
+    else:
+        print(f"(ProcessBench files not found under {PB_DIR}; skipped)\n")
+    if args.skip_big:
+        return
+    big = Path(tempfile.gettempdir()) / f"prm_bench_{args.steps}.jsonl"
+    if not big.exists():
+        n_traces, n_steps = generate(big, args.steps)
+    size_mb = big.stat().st_size / 1e6
+    ours = best("ours", [str(big)])
+    rj = best("read_json", [str(big)])
+    naive = run_child("naive", [str(big)], ["--limit-steps", str(args.naive_steps)])
+    scale = ours["steps"] / naive["steps"]
+    naive_full = {**naive, "seconds": naive["seconds"] * scale, "traces": ours["traces"], "steps": ours["steps"]}
+    print(f"### Generated ProcessBench-shaped JSONL: {ours['steps']:,} steps, {ours['traces']:,} traces, {size_mb:.0f} MB\n")
+    print(HEADER)
+    print(_row("prm_viewer import", ours))
+    print(_row("DuckDB read_json -> table", rj, "the practical limit"))
+    print(_row("naive loop + INSERT per row", naive_full,
+               f"extrapolated x{scale:.0f} from {naive['steps']:,} steps ({naive['seconds']:.1f} s)"))
+    print(f"\nours / read_json = {ours['seconds'] / rj['seconds']:.2f}x (target <= 3x); "
+          f"naive / ours = {naive_full['seconds'] / ours['seconds']:.0f}x; peak RSS ours "
+          f"{ours['peak_rss_mb']:.0f} MB (target < 1536 MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,532 @@
+"""Generic importer: JSONL, JSON, CSV/TSV or Parquet with an explicit column mapping.
+
+Never auto-detected: choose it with ``--format generic`` (CLI) or the upload page's mapping
+form. :func:`suggest_mapping` proposes a mapping from a file's first records.
+
+Options (``options`` dict; the CLI fills ``map`` from ``--map KEY=COLUMN`` and the rest from
+``--option KEY=VALUE``; unknown keys are rejected):
+
+``map``  canonical field -> column. ``problem`` and ``steps`` are required; the others optional:
+
+    =================  ==============================================================
+    problem            problem text
+    steps              a list column, a JSON-list text, or one text column + split_rule
+    final_answer       the trace's final answer
+    reference_answer   the problem's gold answer
+    correct            final answer correct: true/false, 1/0, yes/no, correct/incorrect
+    first_error        index of the earliest wrong step (see first_error_base, no_error)
+    step_labels        per-step labels, a list (or JSON-list text); see label_scheme
+    scores.<name>      per-step scores in [0, 1] computed elsewhere, imported as the
+                       scorer <name> (e.g. ``--map scores.my_prm=prm_scores``)
+    generator          model / policy that produced the trace
+    category, split    for breakdowns
+    error_type         kind of the first error
+    id                 trace id in the source (must be unique; default ``row N``/``line N``)
+    problem_id         the source's problem id
+    metadata           comma-separated columns kept as free metadata
+    =================  ==============================================================
+
+``split_rule``  how one text column becomes steps: ``newline`` (each non-blank line),
+    ``blankline`` (paragraphs separated by an empty line), ``regex:<pattern>`` (split at each
+    match; blank pieces dropped) or ``step_markers`` (split at "Step k:" / "Step k." line
+    starts; the marker is removed, a non-blank preamble is kept as a first step). Without a
+    rule, a text value must be a JSON list (``["step 1", "step 2"]``).
+``first_error_base``  ``0`` (default) or ``1``: the base of the first-error column; converted
+    to 0-based on import.
+``no_error``  comma-separated markers meaning "no error" in the first-error column (default
+    ``-1``), compared as text, case-insensitively, e.g. ``no_error=-1,N/A``. Include ``null``
+    to read an empty/null cell as "no error"; otherwise an empty cell means "unknown".
+``label_scheme``  ``pm1`` (default: +1/0/-1, true/false, "+"/"-") or ``binary`` (1 = correct,
+    0 = wrong). Per-step labels decide the first error when no first-error column is mapped.
+``container``  force the file type: ``jsonl``, ``json``, ``csv``, ``tsv`` or ``parquet``
+    (default: from the extension and first bytes).
+``delimiter``  CSV delimiter (default ``,``; tab for ``.tsv``; ``tab`` is accepted).
+
+CSV cells are text; list-valued fields in CSV (steps without a split rule, step labels,
+scores) are JSON lists. Rows are counted from 1 after the header ("row N" in messages).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prm_viewer.errors import ImportFailed
+from prm_viewer.formats.base import (
+    Format, Sample, fail, first_error_from_labels, iter_objects, register, sniff_kind,
+)
+from prm_viewer.model import Skip, TraceRecord
+
+OPTION_KEYS = {"map", "split_rule", "first_error_base", "no_error", "label_scheme", "container", "delimiter"}
+MAP_KEYS = {
+    "problem", "steps", "final_answer", "reference_answer", "correct", "first_error", "step_labels",
+    "generator", "category", "split", "error_type", "id", "problem_id", "metadata",
+}
+SPLIT_RULES = ("newline", "blankline", "regex:<pattern>", "step_markers")
+CONTAINERS = {"jsonl", "json", "csv", "tsv", "parquet"}
+
+_TRUE = {"true", "1", "yes", "y", "t", "correct"}
+_FALSE = {"false", "0", "no", "n", "f", "incorrect", "wrong"}
+_PM1 = {"+": 1, "-": -1, "1": 1, "0": 0, "-1": -1, "+1": 1, "true": 1, "false": -1}
+_BINARY = {"1": 1, "0": -1, "true": 1, "false": -1}
+_STEP_MARKER = re.compile(r"(?:^|\n)[ \t]*(?:#+[ \t]*)?Step[ \t]*\d+[ \t]*[:.]", re.I)
+
+
+class _Bad(Exception):
+    """A cell that cannot be read; the caller adds the file, row and column."""
+
+
+@dataclass
+class _Plan:
+    """The parsed options: what to read from which column, and how."""
+
+    columns: dict[str, str]
+    scores: dict[str, str]
+    meta: list[str]
+    split: Callable[[str], list[str]] | None
+    base: int
+    no_error: set[str]
+    labels: dict[str, int]
+    container: str
+    delimiter: str
+    needed: list[str] = field(default_factory=list)
+
+
+@register
+class Generic(Format):
+    name = "generic"
+    label = "Generic JSONL / CSV / Parquet with a column mapping"
+    generic = True
+
+    def detect(self, sample: Sample) -> bool:
+        return False  # only by explicit choice, with a mapping
+
+    def record_unit(self, path: Path) -> str:
+        return "row" if _container(path, None) in {"csv", "tsv", "parquet"} else "line"
+
+    def source_fields(self, options: dict[str, Any]) -> dict[str, str]:
+        mapping = options.get("map") if isinstance(options.get("map"), dict) else {}
+        return {k: str(v) for k, v in mapping.items()}
+
+    def read(self, path: Path, options: dict[str, Any]) -> Iterator[TraceRecord | Skip]:
+        plan = _plan(path, options)
+        unit = "row" if plan.container in {"csv", "tsv", "parquet"} else "line"
+        for n, row in _rows(path, plan):
+            try:
+                yield _record(plan, n, row, unit)
+            except _Bad as exc:
+                col, msg = exc.args
+                raise fail(path, n, col, msg, unit) from None
+
+
+# --------------------------------------------------------------------------- options
+
+
+def _plan(path: Path, options: dict[str, Any]) -> _Plan:
+    p = str(path)
+    unknown = sorted(set(options) - OPTION_KEYS)
+    if unknown:
+        raise ImportFailed(p, None, "options", f"unknown option(s) {', '.join(unknown)}; the generic importer takes: "
+                           f"{', '.join(sorted(OPTION_KEYS))}")
+    mapping = options.get("map") or {}
+    if not isinstance(mapping, dict):
+        raise ImportFailed(p, None, "map", "expected a mapping of field -> column")
+    columns: dict[str, str] = {}
+    scores: dict[str, str] = {}
+    meta: list[str] = []
+    for key, col in mapping.items():
+        if not isinstance(col, str) or not col.strip():
+            raise ImportFailed(p, None, f"map.{key}", "expected a column name")
+        if key.startswith("scores."):
+            sname = key[len("scores."):].strip()
+            if not sname:
+                raise ImportFailed(p, None, f"map.{key}", "name the scorer: scores.<name>=<column>")
+            scores[sname] = col
+        elif key == "metadata":
+            meta = [c.strip() for c in col.split(",") if c.strip()]
+        elif key in MAP_KEYS:
+            columns[key] = col
+        else:
+            raise ImportFailed(p, None, f"map.{key}", f"unknown field; map one of: {', '.join(sorted(MAP_KEYS))}, scores.<name>")
+    missing = [k for k in ("problem", "steps") if k not in columns]
+    if missing:
+        raise ImportFailed(p, None, "map", "the generic importer needs " + " and ".join(f"--map {k}=COLUMN" for k in missing))
+
+    base_raw = str(options.get("first_error_base", 0)).strip()
+    if base_raw not in {"0", "1"}:
+        raise ImportFailed(p, None, "first_error_base", f"expected 0 or 1, got '{base_raw}'")
+    no_error_raw = options.get("no_error", "-1")
+    markers = no_error_raw if isinstance(no_error_raw, (list, tuple)) else str(no_error_raw).split(",")
+    no_error = {str(m).strip().lower() if m is not None else "null" for m in markers}
+    scheme = str(options.get("label_scheme", "pm1")).strip()
+    if scheme not in {"pm1", "binary"}:
+        raise ImportFailed(p, None, "label_scheme", f"expected pm1 or binary, got '{scheme}'")
+    container = _container(path, options.get("container"))
+    delimiter = str(options.get("delimiter") or ("\t" if container == "tsv" else ","))
+    if delimiter in {"tab", "\\t"}:
+        delimiter = "\t"
+    if len(delimiter) != 1:
+        raise ImportFailed(p, None, "delimiter", f"expected one character, got '{delimiter}'")
+    plan = _Plan(columns=columns, scores=scores, meta=meta, split=_splitter(p, options.get("split_rule")),
+                 base=int(base_raw), no_error=no_error, labels=_PM1 if scheme == "pm1" else _BINARY,
+                 container=container, delimiter=delimiter)
+    plan.needed = list(dict.fromkeys([*columns.values(), *scores.values(), *meta]))
+    return plan
+
+
+def _container(path: Path, forced: Any) -> str:
+    if forced:
+        kind = str(forced).strip().lower()
+        if kind not in CONTAINERS:
+            raise ImportFailed(str(path), None, "container", f"expected one of {', '.join(sorted(CONTAINERS))}, got '{kind}'")
+        return kind
+    kind = sniff_kind(path)
+    if kind == "csv" and Path(path).suffix.lower() == ".tsv":
+        return "tsv"
+    if kind in CONTAINERS:
+        return kind
+    if kind == "empty":
+        raise ImportFailed(str(path), None, None, "the file is empty")
+    raise ImportFailed(str(path), None, None,
+                       "cannot tell the file type (not JSON/JSONL, CSV/TSV or Parquet); set --option container=...")
+
+
+def _splitter(path: str, rule: Any) -> Callable[[str], list[str]] | None:
+    if rule is None or rule == "":
+        return None
+    rule = str(rule)
+    if rule == "newline":
+        return lambda text: [s.strip() for s in text.split("\n") if s.strip()]
+    if rule == "blankline":
+        blank = re.compile(r"\n[ \t\r]*\n")
+        return lambda text: [s.strip() for s in blank.split(text) if s.strip()]
+    if rule == "step_markers":
+        return lambda text: [s.strip() for s in _STEP_MARKER.split(text) if s.strip()]
+    if rule.startswith("regex:"):
+        try:
+            pat = re.compile(rule[len("regex:"):])
+        except re.error as exc:
+            raise ImportFailed(path, None, "split_rule", f"invalid regular expression ({exc})") from None
+        stride = pat.groups + 1  # re.split also returns captured groups: keep only the pieces
+
+        def split(text: str) -> list[str]:
+            return [s.strip() for s in pat.split(text)[::stride] if s and s.strip()]
+
+        return split
+    raise ImportFailed(path, None, "split_rule", f"unknown rule '{rule}'; use one of: {', '.join(SPLIT_RULES)}")
+
+
+# --------------------------------------------------------------------------- containers
+
+
+def _rows(path: Path, plan: _Plan) -> Iterator[tuple[int, dict[str, Any]]]:
+    if plan.container in {"csv", "tsv"}:
+        return _csv_rows(path, plan)
+    if plan.container == "parquet":
+        return _parquet_rows(path, plan)
+    return _json_rows(path, plan)
+
+
+def _json_rows(path: Path, plan: _Plan) -> Iterator[tuple[int, dict[str, Any]]]:
+    for line, obj in iter_objects(path):
+        for col in plan.needed:
+            if col not in obj:
+                raise ImportFailed(str(path), line, col, "mapped column missing from this record")
+        yield line, obj
+
+
+def _check_columns(path: Path, plan: _Plan, present: list[str]) -> None:
+    have = set(present)
+    for col in plan.needed:
+        if col not in have:
+            shown = ", ".join(present[:30]) + (" ..." if len(present) > 30 else "")
+            raise ImportFailed(str(path), None, col, f"mapped column not in the file; its columns: {shown}")
+
+
+def _csv_rows(path: Path, plan: _Plan) -> Iterator[tuple[int, dict[str, Any]]]:
+    # Long steps exceed csv's default 128 KiB field limit.
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    p = str(path)
+    row_no = 0
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, delimiter=plan.delimiter, strict=True)
+            header = next(reader, None)
+            if not header:
+                raise ImportFailed(p, None, None, "no header row")
+            _check_columns(path, plan, header)
+            index = [(c, header.index(c)) for c in plan.needed]
+            width = len(header)
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                row_no += 1
+                if len(row) != width:
+                    raise fail(p, row_no, None, f"{len(row)} fields where the header has {width} "
+                               "(truncated row or unquoted delimiter?)", "row")
+                yield row_no, {c: row[i] for c, i in index}
+    except UnicodeDecodeError as exc:
+        raise fail(p, row_no + 1, None, f"not valid UTF-8 (byte {exc.start} of a read block)", "row") from None
+    except csv.Error as exc:
+        raise fail(p, row_no + 1, None, f"malformed CSV ({exc})", "row") from None
+
+
+def _parquet_rows(path: Path, plan: _Plan) -> Iterator[tuple[int, dict[str, Any]]]:
+    import pyarrow.parquet as pq
+
+    p = str(path)
+    try:
+        pf = pq.ParquetFile(path)
+        _check_columns(path, plan, pf.schema_arrow.names)
+        row_no = 0
+        for batch in pf.iter_batches(batch_size=8192, columns=plan.needed):
+            cols = [(c, batch.column(c).to_pylist()) for c in plan.needed]
+            for i in range(batch.num_rows):
+                row_no += 1
+                yield row_no, {c: values[i] for c, values in cols}
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid / ArrowIOError subclass these
+        msg = str(exc).strip().splitlines()
+        raise ImportFailed(p, None, None, f"not a readable Parquet file ({msg[0] if msg else type(exc).__name__})") from None
+
+
+# --------------------------------------------------------------------------- cells
+
+
+def _record(plan: _Plan, n: int, row: dict[str, Any], unit: str) -> TraceRecord:
+    cols = plan.columns
+    get = row.get
+    problem_col = cols["problem"]
+    problem = get(problem_col)
+    if not isinstance(problem, str):
+        raise _Bad(problem_col, f"expected text, found {_kind(problem)}")
+    steps = _steps(plan, cols["steps"], get(cols["steps"]))
+    labels = _labels(plan, cols["step_labels"], get(cols["step_labels"])) if "step_labels" in cols else None
+    if "first_error" in cols:
+        first = _first_error(plan, cols["first_error"], get(cols["first_error"]))
+    elif labels is not None:
+        first = first_error_from_labels(labels)
+    else:
+        first = None
+    scores = {name: _scores(col, get(col)) for name, col in plan.scores.items()} or None
+    sid = _text(get(cols["id"])) if "id" in cols else f"{unit} {n}"
+    if sid is None or not sid.strip():
+        raise _Bad(cols["id"], "empty id")
+    return TraceRecord(
+        line=n,
+        source_id=sid,
+        problem=problem,
+        steps=steps,
+        generator=_text(get(cols["generator"])) if "generator" in cols else None,
+        final_answer=_text(get(cols["final_answer"])) if "final_answer" in cols else None,
+        reference_answer=_text(get(cols["reference_answer"])) if "reference_answer" in cols else None,
+        final_answer_correct=_bool(cols["correct"], get(cols["correct"])) if "correct" in cols else None,
+        gold_first_error=first,
+        step_labels=labels,
+        error_type=_text(get(cols["error_type"])) if "error_type" in cols else None,
+        category=_text(get(cols["category"])) if "category" in cols else None,
+        split=_text(get(cols["split"])) if "split" in cols else None,
+        problem_id=_text(get(cols["problem_id"])) if "problem_id" in cols else None,
+        metadata={c: get(c) for c in plan.meta} or None,
+        step_scores=scores,
+    )
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    return {str: "text", bool: "true/false", int: "an integer", float: "a number", list: "a list", dict: "an object"}.get(
+        type(v), type(v).__name__)
+
+
+def _text(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v if v.strip() else None  # an empty CSV cell means "not given"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, (int, float, bool)):
+        return str(v)
+    return json.dumps(v, ensure_ascii=False, default=str)
+
+
+def _as_list(col: str, v: Any, what: str) -> list[Any] | None:
+    if v is None:
+        return None
+    if isinstance(v, (list, tuple)):
+        return list(v)
+    if isinstance(v, str):
+        s = v.strip()
+        if s == "":
+            return None
+        if s.startswith("["):
+            try:
+                parsed = json.loads(s)
+            except json.JSONDecodeError as exc:
+                raise _Bad(col, f"malformed JSON list ({exc.msg})") from None
+            if isinstance(parsed, list):
+                return parsed
+    raise _Bad(col, f"expected a list of {what}, found {_kind(v)}")
+
+
+def _steps(plan: _Plan, col: str, v: Any) -> list[str]:
+    if isinstance(v, str) and plan.split is not None:
+        return plan.split(v)
+    if isinstance(v, str) and not v.strip().startswith("["):
+        raise _Bad(col, "holds text, not a list: choose --option split_rule=newline|blankline|regex:<re>|step_markers")
+    steps = _as_list(col, v, "step texts")
+    if steps is None:
+        raise _Bad(col, "empty step list")
+    for i, s in enumerate(steps):
+        if not isinstance(s, str):
+            raise _Bad(f"{col}[{i}]", f"expected text, found {_kind(s)}")
+    return steps
+
+
+def _bool(col: str, v: Any) -> bool | None:
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)) and v in (0, 1):
+        return bool(v)
+    if isinstance(v, str):
+        s = v.strip().lower()
+        if s == "":
+            return None
+        if s in _TRUE:
+            return True
+        if s in _FALSE:
+            return False
+    raise _Bad(col, f"expected true/false, found {v!r}")
+
+
+def _first_error(plan: _Plan, col: str, v: Any) -> int | None:
+    if isinstance(v, float) and math.isnan(v):
+        v = None
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return -1 if ("null" in plan.no_error or "" in plan.no_error) else None
+    if isinstance(v, bool):
+        raise _Bad(col, f"expected a step index, found {v!r}")
+    key = str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip()
+    if key.lower() in plan.no_error:
+        return -1
+    try:
+        idx = int(key)
+    except ValueError:
+        raise _Bad(col, f"expected a step index or a no-error marker ({', '.join(sorted(plan.no_error))}), "
+                        f"found {v!r}") from None
+    if idx < plan.base:
+        raise _Bad(col, f"step index {idx} is below the base {plan.base} (set first_error_base / no_error?)")
+    return idx - plan.base
+
+
+def _labels(plan: _Plan, col: str, v: Any) -> list[int | None] | None:
+    raw = _as_list(col, v, "labels")
+    if raw is None:
+        return None
+    out: list[int | None] = []
+    table = plan.labels
+    for i, x in enumerate(raw):
+        if x is None:
+            out.append(None)
+            continue
+        key = str(int(x)) if isinstance(x, float) and x.is_integer() else str(x).strip().lower()
+        lab = table.get(key)
+        if lab is None:
+            raise _Bad(f"{col}[{i}]", f"unknown step label {x!r} (label_scheme {'pm1' if table is _PM1 else 'binary'})")
+        out.append(lab)
+    return out
+
+
+def _scores(col: str, v: Any) -> list[float | None]:
+    raw = _as_list(col, v, "scores")
+    if raw is None:
+        raise _Bad(col, "no scores")
+    out: list[float | None] = []
+    for i, x in enumerate(raw):
+        if x is None or (isinstance(x, float) and math.isnan(x)):
+            out.append(None)
+        elif isinstance(x, (int, float)) and not isinstance(x, bool):
+            out.append(float(x))
+        else:
+            raise _Bad(f"{col}[{i}]", f"expected a number, found {_kind(x)}")
+    return out
+
+
+# --------------------------------------------------------------------------- suggestions
+
+_GUESSES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("id", ("id", "idx", "uid", "trace_id", "sample_id")),
+    ("problem_id", ("problem_id", "question_id", "qid")),
+    ("problem", ("problem", "question", "prompt", "input", "query", "instruction")),
+    ("steps", ("steps", "completions", "process", "modified_process", "reasoning_steps", "solution",
+               "response", "output", "reasoning", "cot")),
+    ("final_answer", ("final_answer", "answer", "prediction", "pred", "predicted_answer", "model_answer")),
+    ("reference_answer", ("reference_answer", "gold_answer", "ground_truth_answer", "target", "gt_answer",
+                          "ground_truth", "gold")),
+    ("correct", ("final_answer_correct", "is_correct", "correct", "correctness")),
+    ("first_error", ("first_error", "first_error_step", "first_error_index", "mistake_index", "error_step", "label")),
+    ("step_labels", ("step_labels", "labels", "step_label")),
+    ("generator", ("generator", "model", "model_name", "policy")),
+    ("category", ("category", "subject", "task", "domain")),
+    ("split", ("split", "source", "dataset")),
+    ("error_type", ("error_type", "classification")),
+)
+
+
+def suggest_mapping(sample: Sample) -> dict[str, Any]:
+    """Options for the generic importer guessed from a file's first records.
+
+    Returns ``{"map": {field: column}, ...other options}`` ready for ``import_file(...,
+    fmt="generic", options=...)``; the upload page shows it for the user to correct.
+    Column names are matched case-insensitively; values decide ambiguous cases (a list-valued
+    ``label`` is step labels, a scalar one a first-error index; a text ``steps`` gets a split rule).
+    """
+    rec = sample.records[0] if sample.records else {}
+    by_lower = {str(c).lower(): c for c in rec}
+    used: set[str] = set()
+    mapping: dict[str, str] = {}
+    options: dict[str, Any] = {}
+    for fld, names in _GUESSES:
+        for name in names:
+            col = by_lower.get(name)
+            if col is None or col in used:
+                continue
+            value = rec[col]
+            if fld == "first_error" and isinstance(value, (list, tuple)):
+                continue
+            if fld == "step_labels" and not isinstance(value, (list, tuple)) and not (
+                    isinstance(value, str) and value.strip().startswith("[")):
+                continue
+            mapping[fld] = col
+            used.add(col)
+            break
+    for col, value in rec.items():
+        if col in used or "score" not in str(col).lower():
+            continue
+        if isinstance(value, (list, tuple)) or (isinstance(value, str) and value.strip().startswith("[")):
+            mapping[f"scores.{col}"] = col
+            used.add(col)
+    steps_col = mapping.get("steps")
+    if steps_col is not None:
+        value = rec[steps_col]
+        if isinstance(value, str) and not value.strip().startswith("["):
+            if _STEP_MARKER.search(value):
+                options["split_rule"] = "step_markers"
+            elif "\n\n" in value:
+                options["split_rule"] = "blankline"
+            else:
+                options["split_rule"] = "newline"
+    fe = mapping.get("first_error")
+    if fe is not None:
+        values = {str(r.get(fe)).strip().lower() for r in sample.records}
+        markers = [m for m in ("-1", "n/a", "none", "null") if m in values]
+        if markers and markers != ["-1"]:
+            options["no_error"] = ",".join(markers)
+    return {"map": mapping, **options}

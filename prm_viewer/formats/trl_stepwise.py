@@ -1,0 +1,85 @@
+"""TRL stepwise supervision (the ``PRMTrainer`` dataset type): ``{prompt, completions, labels}``.
+
+``completions`` is the list of steps, ``labels`` one boolean per step (true = the step is
+correct). JSONL, a JSON array, or Parquet (as exported by ``datasets``).
+
+Mapping: problem = ``prompt``; steps = ``completions``; step labels true -> ``+1``, false ->
+``-1``; gold first error = the first false label (``-1`` when all are true);
+final_answer_correct is unknown (``None``): TRL sets label the steps, not the answer.
+source id = ``id`` or ``index`` when present, else ``line N`` / ``row N``. Other keys go into
+metadata. Options: ``split``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from prm_viewer.errors import ImportFailed
+from prm_viewer.formats.base import (
+    Format, Sample, check_options, fail, iter_objects, need, need_str_list, register, sniff_kind,
+)
+from prm_viewer.model import Skip, TraceRecord
+
+_KEYS = {"prompt", "completions", "labels"}
+
+
+@register
+class TrlStepwise(Format):
+    name = "trl-stepwise"
+    label = "TRL stepwise supervision (prompt, completions, labels)"
+
+    def detect(self, sample: Sample) -> bool:
+        return (bool(sample.records) and _KEYS <= sample.keys
+                and isinstance(sample.records[0].get("completions"), list)
+                and isinstance(sample.records[0].get("labels"), list))
+
+    def record_unit(self, path: Path) -> str:
+        return "row" if sniff_kind(path) == "parquet" else "line"
+
+    def source_fields(self, options: dict[str, Any]) -> dict[str, str]:
+        return {"problem": "prompt", "steps": "completions", "step_labels": "labels"}
+
+    def read(self, path: Path, options: dict[str, Any]) -> Iterator[TraceRecord | Skip]:
+        check_options(path, options, {"split"})
+        split = options.get("split")
+        unit = self.record_unit(path)
+        records = _parquet_rows(path) if unit == "row" else iter_objects(path)
+        for line, obj in records:
+            try:
+                steps = need_str_list(path, line, obj, "completions")
+                raw = need(path, line, obj, "labels", list)
+                prompt = need(path, line, obj, "prompt", str)
+            except ImportFailed as exc:
+                raise fail(path, line, exc.field, exc.message, unit) from None
+            labels: list[int | None] = []
+            for i, v in enumerate(raw):
+                if not isinstance(v, bool):
+                    raise fail(path, line, f"labels[{i}]", f"expected true/false, found {v!r}", unit)
+                labels.append(1 if v else -1)
+            sid = obj.get("id", obj.get("index"))
+            yield TraceRecord(
+                line=line,
+                source_id=str(sid) if sid is not None else f"{unit} {line}",
+                problem=prompt,
+                steps=steps,
+                gold_first_error=next((i for i, lab in enumerate(labels) if lab == -1), -1),
+                step_labels=labels,
+                split=split,
+                metadata={k: v for k, v in obj.items() if k not in _KEYS | {"id", "index"}} or None,
+            )
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+        row = 0
+        for batch in pf.iter_batches(batch_size=4096):
+            for rec in batch.to_pylist():
+                row += 1
+                yield row, rec
+    except (OSError, ValueError) as exc:
+        raise ImportFailed(str(path), None, None, f"not a readable Parquet file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
