@@ -172,7 +172,7 @@ def main() -> None:
     if pb:
         ours = best("ours", pb)
         rj = best("read_json", pb)
-        naive = best("naive", pb)
+        naive = run_child("naive", pb)  # once: it is slow and not the figure under test
         print("### ProcessBench (4 files, JSON arrays)\n")
         print(HEADER)
         print(_row("prm_viewer import", ours))

@@ -10,6 +10,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -151,40 +152,78 @@ def import_file(
         batch = _Batch()
         scorer_names: set[str] = set()
         ordinal = 0
-        for item in format_.read(path, options):
-            if isinstance(item, Skip):
-                report.skipped.append(item)
-                continue
-            validate(path, item, unit, names)
-            first = seen.get(item.source_id)
-            if first is not None:
-                raise fail(path, item.line, id_field, f"duplicate id '{item.source_id}' (first on {unit} {first})", unit)
-            seen[item.source_id] = item.line
-            batch.add(ordinal, item)
-            ordinal += 1
-            if item.step_scores:
-                scorer_names.update(item.step_scores)
-            if batch.n_steps >= BATCH_STEPS:
-                _flush(store, cur, did, batch, scorer_names)
-                batch = _Batch()
-                if progress:
-                    progress(ordinal)
-        if ordinal == 0:
-            why = f" ({len(report.skipped)} records skipped: {report.skipped[0].reason})" if report.skipped else ""
-            raise ImportFailed(str(path), None, None, f"no traces found{why}")
-        _flush(store, cur, did, batch, scorer_names)
-        if progress:
-            progress(ordinal)
+        writer = _BackgroundWriter(store, cur, did)
+        try:
+            for item in format_.read(path, options):
+                if isinstance(item, Skip):
+                    report.skipped.append(item)
+                    continue
+                validate(path, item, unit, names)
+                first = seen.get(item.source_id)
+                if first is not None:
+                    raise fail(path, item.line, id_field, f"duplicate id '{item.source_id}' (first on {unit} {first})", unit)
+                seen[item.source_id] = item.line
+                batch.add(ordinal, item)
+                ordinal += 1
+                if item.step_scores:
+                    scorer_names.update(item.step_scores)
+                if batch.n_steps >= BATCH_STEPS:
+                    writer.submit(batch)
+                    batch = _Batch()
+                    if progress:
+                        progress(ordinal)
+            if ordinal == 0:
+                why = f" ({len(report.skipped)} records skipped: {report.skipped[0].reason})" if report.skipped else ""
+                raise ImportFailed(str(path), None, None, f"no traces found{why}")
+            writer.submit(batch)
+            writer.wait()
+            if progress:
+                progress(ordinal)
+        finally:
+            writer.close()  # the in-flight batch finishes before the transaction commits or rolls back
         report.traces, report.steps, report.labelled_traces = store.finish_dataset(cur, did)
         report.scorers = sorted(scorer_names)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _flush(store: Store, cur: Any, did: str, batch: _Batch, scorer_names: set[str]) -> None:
-    if not batch.t["ordinal"]:
+class _BackgroundWriter:
+    """Writes batch N in a worker thread while the reader parses batch N+1.
+
+    DuckDB releases the GIL while it inserts, so reading (Python) and writing (DuckDB) overlap on
+    two cores. At most one batch is in flight (memory stays bounded) and the transaction's cursor
+    is used by one thread at a time: the reader never touches it while a batch is in flight.
+    """
+
+    def __init__(self, store: Store, cur: Any, did: str) -> None:
+        self._args = (store, cur, did)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prm-import-writer")
+        self._pending: Future[None] | None = None
+
+    def submit(self, batch: _Batch) -> None:
+        # Arrow conversion needs the GIL, so it runs here; the worker only runs DuckDB (GIL released).
+        tables = batch.tables() if batch.t["ordinal"] else None
+        self.wait()
+        store, cur, did = self._args
+        self._pending = self._pool.submit(_flush, store, cur, did, batch, tables)
+
+    def wait(self) -> None:
+        """Block until the in-flight batch is written; re-raise its error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """Wait for the in-flight batch without raising (an error is already on its way)."""
+        if self._pending is not None:
+            self._pending.exception()
+        self._pool.shutdown(wait=True)
+
+
+def _flush(store: Store, cur: Any, did: str, batch: _Batch, tables: tuple[pa.Table, pa.Table] | None) -> None:
+    if tables is None:
         return
-    traces, steps = batch.tables()
+    traces, steps = tables
     store.append_batch(cur, did, traces, steps)
     for sname, (ords, idxs, vals) in batch.scores.items():
         sid = imported_scorer_id(sname)

@@ -256,6 +256,12 @@ def _runs_cte(runs: Sequence[RunRef]) -> tuple[str, list[Any]]:
     return f"runs(run, dataset_id, generator) AS (SELECT * FROM (VALUES {rows}) v(run, dataset_id, generator))", params
 
 
+def _frame(cur: Any) -> pd.DataFrame:
+    """Result as a DataFrame through Arrow (several times faster than ``.df()`` on 100k rows)."""
+    fetch = getattr(cur, "to_arrow_table", None) or getattr(cur, "fetch_arrow_table")
+    return fetch().to_pandas()
+
+
 def analysis_trace_frame(
     store: Store,
     runs: Sequence[RunRef],
@@ -266,40 +272,45 @@ def analysis_trace_frame(
 ) -> pd.DataFrame:
     """One row per trace of the runs, with what localisation and comparison need.
 
-    Columns: run, trace_id, dataset_id, ordinal, problem_id, source_problem_id, generator, split,
-    category, error_type, n_steps, final_answer_correct, gold_first_error, and, with a scorer:
-    n_scored (scored steps; 0 = not scored), min_all (lowest step score), s_gold (score of the
-    gold first-error step), m_before (lowest score before it; NULL = no scored step before),
-    pred_threshold (first step scored below ``threshold``, else -1), pred_drop (the step with the
-    largest drop from the previous step's score -- ``start_value`` before step 0, earliest on
-    ties -- when some step is below the threshold, else -1), mean_score, last_score; with a
-    critic: pred_critic (its predicted first error, NULL when it gave none).
+    Columns: run, trace_id, dataset_id, ordinal, source_id, problem_id, source_problem_id,
+    generator, split, category, error_type, n_steps, final_answer_correct, gold_first_error,
+    runs_with_problem / runs_with_source_problem (how many of the runs have this problem: a
+    problem is shared when it equals the number of runs), and, with a scorer: n_scored (scored
+    steps; 0 = not scored), min_all (lowest step score), s_gold (score of the gold first-error
+    step), m_before (lowest score before it; NULL = no scored step before), pred_threshold (first
+    step scored below ``threshold``, else -1), pred_drop (the step with the largest drop from the
+    previous step's score -- ``start_value`` before step 0, earliest on ties -- when some step is
+    below the threshold, else -1), mean_score, last_score; with a critic: pred_critic (its
+    predicted first error, NULL when it gave none) and critic_verdict.
     """
     cte, params = _runs_cte(runs)
     sql = f"""
     WITH {cte},
     t AS (SELECT r.run, tr.* FROM traces tr JOIN runs r
-            ON tr.dataset_id = r.dataset_id AND (r.generator IS NULL OR tr.generator = r.generator))"""
+            ON tr.dataset_id = r.dataset_id AND (r.generator IS NULL OR tr.generator = r.generator)),
+    pr AS (SELECT problem_id, count(DISTINCT run) AS n FROM t GROUP BY problem_id),
+    spr AS (SELECT source_problem_id, count(DISTINCT run) AS n FROM t
+            WHERE source_problem_id IS NOT NULL GROUP BY source_problem_id)"""
     select_scores = ""
     join_scores = ""
     if scorer_id is not None:
+        # One pass over the scored steps, gold index joined in, previous score by window.
         sql += """,
-    s AS (SELECT ss.trace_id, ss.step_idx, ss.score,
+    s AS (SELECT ss.trace_id, ss.step_idx, ss.score, t.gold_first_error AS g,
                  lag(ss.score, 1, ?) OVER (PARTITION BY ss.trace_id ORDER BY ss.step_idx) AS prev
-          FROM step_scores ss SEMI JOIN t ON ss.trace_id = t.trace_id
+          FROM step_scores ss JOIN t ON ss.trace_id = t.trace_id
           WHERE ss.scorer_id = ? AND ss.score IS NOT NULL),
-    a AS (SELECT s.trace_id,
+    a AS (SELECT trace_id,
                  count(*) AS n_scored,
-                 min(s.score) AS min_all,
-                 avg(s.score) AS mean_score,
-                 arg_max(s.score, s.step_idx) AS last_score,
-                 max(s.score) FILTER (WHERE s.step_idx = g.gold_first_error) AS s_gold,
-                 min(s.score) FILTER (WHERE s.step_idx < g.gold_first_error) AS m_before,
-                 coalesce(min(s.step_idx) FILTER (WHERE s.score < ?), -1) AS pred_threshold,
-                 CASE WHEN min(s.score) < ? THEN arg_min(s.step_idx, {'d': s.score - s.prev, 'i': s.step_idx})
+                 min(score) AS min_all,
+                 avg(score) AS mean_score,
+                 arg_max(score, step_idx) AS last_score,
+                 max(score) FILTER (WHERE step_idx = g) AS s_gold,
+                 min(score) FILTER (WHERE step_idx < g) AS m_before,
+                 coalesce(min(step_idx) FILTER (WHERE score < ?), -1) AS pred_threshold,
+                 CASE WHEN min(score) < ? THEN arg_min(step_idx, {'d': score - prev, 'i': step_idx})
                       ELSE -1 END AS pred_drop
-          FROM s JOIN (SELECT trace_id, gold_first_error FROM t) g USING (trace_id)
-          GROUP BY s.trace_id)"""
+          FROM s GROUP BY trace_id)"""
         params += [float(start_value), scorer_id, float(threshold), float(threshold)]
         select_scores = """, coalesce(a.n_scored, 0) AS n_scored, a.min_all, a.s_gold, a.m_before,
                a.pred_threshold, a.pred_drop, a.mean_score, a.last_score"""
@@ -311,12 +322,43 @@ def analysis_trace_frame(
         join_critic = " LEFT JOIN trace_scores ts ON ts.trace_id = t.trace_id AND ts.scorer_id = ?"
         params.append(critic_id)
     sql += f"""
-    SELECT t.run, t.trace_id, t.dataset_id, t.ordinal, t.problem_id, t.source_problem_id, t.generator,
-           t.split, t.category, t.error_type, t.n_steps, t.final_answer_correct, t.gold_first_error
+    SELECT t.run, t.trace_id, t.dataset_id, t.ordinal, t.source_id, t.problem_id, t.source_problem_id,
+           t.generator, t.split, t.category, t.error_type, t.n_steps, t.final_answer_correct,
+           t.gold_first_error, pr.n AS runs_with_problem, coalesce(spr.n, 0) AS runs_with_source_problem
            {select_scores}{select_critic}
-    FROM t{join_scores}{join_critic}
+    FROM t JOIN pr ON pr.problem_id = t.problem_id
+    LEFT JOIN spr ON spr.source_problem_id = t.source_problem_id{join_scores}{join_critic}
     ORDER BY t.run, t.dataset_id, t.ordinal"""
-    return store.cursor().execute(sql, params).df()
+    return _frame(store.cursor().execute(sql, params))
+
+
+def analysis_position_scores(
+    store: Store, runs: Sequence[RunRef], scorer_id: str, bins: int = 10, shared_by: str | None = None
+) -> pd.DataFrame:
+    """Scored steps as numbers only: run_index (position of the run in ``runs``), rel_bin
+    (``floor(step_idx * bins / n_steps)``), score. With ``shared_by`` ('problem_id' or
+    'source_problem_id') only problems that every run has."""
+    cte, params = _runs_cte(runs)
+    order = ", ".join(f"(?, {i})" for i in range(len(runs)))
+    params += [str(r[0]) for r in runs]
+    shared = ""
+    if shared_by is not None:
+        if shared_by not in {"problem_id", "source_problem_id"}:
+            raise PrmViewerError(f"cannot pair problems by '{shared_by}'")
+        shared = f"""WHERE t.{shared_by} IN (SELECT {shared_by} FROM t GROUP BY {shared_by}
+                                       HAVING count(DISTINCT run) = (SELECT count(*) FROM runs))"""
+    sql = f"""
+    WITH {cte},
+    idx(run, run_index) AS (SELECT * FROM (VALUES {order}) v(run, run_index)),
+    t AS (SELECT r.run, tr.trace_id, tr.problem_id, tr.source_problem_id, tr.n_steps FROM traces tr JOIN runs r
+            ON tr.dataset_id = r.dataset_id AND (r.generator IS NULL OR tr.generator = r.generator)),
+    ts AS (SELECT t.trace_id, t.run, t.n_steps FROM t {shared})
+    SELECT CAST(idx.run_index AS TINYINT) AS run_index,
+           CAST(least(floor(ss.step_idx * ? / ts.n_steps), ? - 1) AS SMALLINT) AS rel_bin, ss.score
+    FROM step_scores ss JOIN ts ON ss.trace_id = ts.trace_id JOIN idx ON idx.run = ts.run
+    WHERE ss.scorer_id = ? AND ss.score IS NOT NULL"""
+    params += [int(bins), int(bins), scorer_id]
+    return _frame(store.cursor().execute(sql, params))
 
 
 def analysis_step_frame(
@@ -492,7 +534,7 @@ TRACE_SORTS: dict[str, str] = {
 }
 """Sort keys of the Explorer (key -> SQL over the filtered rows). 'No error' (-1) sorts after any error."""
 
-_CHOICES: dict[str, dict[str, str]] = {
+TRACE_CHOICES: dict[str, dict[str, str]] = {
     "correct": {"true": "t.final_answer_correct", "false": "NOT t.final_answer_correct",
                 "unknown": "t.final_answer_correct IS NULL"},
     "gold_error": {"present": "t.gold_first_error >= 0", "absent": "t.gold_first_error = -1",
@@ -536,7 +578,7 @@ def _explorer_base(store: Store, f: TraceFilter) -> tuple[str, list[Any]]:
     _in_list("t.generator", f.generators, clauses, params)
     _in_list("t.category", f.categories, clauses, params)
     _in_list("t.split", f.splits, clauses, params)
-    for field_name, choices in _CHOICES.items():
+    for field_name, choices in TRACE_CHOICES.items():
         choice = getattr(f, field_name)
         if choice == "any":
             continue
@@ -698,4 +740,32 @@ def trace_predictions(store: Store, trace_id: str) -> pd.DataFrame:
                 LEFT JOIN trace_scores ts ON ts.scorer_id = k.scorer_id AND ts.trace_id = ?
            ORDER BY sc.created_at, sc.name""",
         [trace_id, trace_id, trace_id],
+    ).df()
+
+
+# ---- scoring engine (jobs) ----
+
+def scoring_traces(store: Store, dataset_id: str) -> Any:
+    """A dataset's traces as the scoring worker reads them: an Arrow table ``trace_id, problem,
+    steps`` (list of step texts in step order), in the dataset's order."""
+    return store.cursor().execute(
+        """SELECT t.trace_id, p.problem, list(s.text ORDER BY s.step_idx) AS steps
+           FROM traces t JOIN problems p USING (problem_id) JOIN steps s USING (trace_id)
+           WHERE t.dataset_id = ?
+           GROUP BY t.trace_id, t.ordinal, p.problem ORDER BY t.ordinal""",
+        [dataset_id],
+    ).fetch_arrow_table()
+
+
+def jobs(store: Store) -> pd.DataFrame:
+    """Scoring jobs, newest first, with scorer and dataset names, progress and timings."""
+    return store.cursor().execute(
+        """SELECT j.job_id, sc.name AS scorer, d.name AS dataset, j.status, j.traces_done, j.traces_total,
+                  CASE WHEN j.traces_total > 0 THEN j.traces_done / j.traces_total END AS fraction,
+                  j.tokens_per_s, j.eta_s, j.error, j.created_at, j.started_at, j.finished_at,
+                  date_diff('millisecond', j.started_at, coalesce(j.finished_at, CAST(now() AT TIME ZONE 'UTC' AS TIMESTAMP))) / 1000.0
+                      AS seconds,
+                  j.scorer_id, j.dataset_id, j.pid, j.job_dir
+           FROM jobs j LEFT JOIN scorers sc USING (scorer_id) LEFT JOIN datasets d USING (dataset_id)
+           ORDER BY j.created_at DESC, j.job_id"""
     ).df()

@@ -3,7 +3,7 @@ McNemar test, step-score distributions, first-error position, trace length, proc
 disagreement rates, per-group breakdown, and the problems where the runs differ most.
 
 Pure functions over two per-trace frames (``queries.analysis_trace_frame``) and, for
-per-position score distributions, two step frames (``queries.analysis_step_frame``).
+per-position score distributions, ``queries.analysis_position_scores``.
 Problems are paired on ``problem_id`` (hash of the normalised text) or, on request, on the
 source's problem id. With several samples per problem, a problem's accuracy is the mean over
 its samples (the bootstrap resamples problems), and McNemar uses each problem's first sample.
@@ -50,6 +50,7 @@ def per_problem(frame: pd.DataFrame, key: str = "problem_id") -> pd.DataFrame:
 
 def pair(fa: pd.DataFrame, fb: pd.DataFrame, key: str = "problem_id") -> pd.DataFrame:
     """Shared problems with A's and B's per-problem values side by side (suffixes _a, _b)."""
+    fa, fb = shared_traces(fa, 2, key), shared_traces(fb, 2, key)
     pa, pb = per_problem(fa, key), per_problem(fb, key)
     p = pa.join(pb, how="inner", lsuffix="_a", rsuffix="_b")
     p.index.name = "problem_key"
@@ -75,19 +76,27 @@ def accuracy(pairs: pd.DataFrame, n_resamples: int = 2000, seed: int = 0) -> Acc
     return Accuracy(len(both), a_ci, b_ci, d_ci, mc)
 
 
-def shared_traces(frame: pd.DataFrame, pairs: pd.DataFrame, key: str = "problem_id") -> pd.DataFrame:
-    return frame[frame[key].isin(pairs.index)]
+SHARED_COUNT = {"problem_id": "runs_with_problem", "source_problem_id": "runs_with_source_problem"}
 
 
-def score_by_position(steps_a: pd.DataFrame, steps_b: pd.DataFrame) -> pd.DataFrame:
-    """Step-score distributions per relative-position bin: rel_bin, n/mean/median per side,
-    Mann-Whitney and KS p-values."""
+def shared_traces(frame: pd.DataFrame, n_runs: int = 2, key: str = "problem_id") -> pd.DataFrame:
+    """The traces whose problem every run has (counted in SQL: ``runs_with_problem``)."""
+    return frame[frame[SHARED_COUNT[key]] == n_runs]
+
+
+def score_by_position(positions: pd.DataFrame) -> pd.DataFrame:
+    """Step-score distributions per relative-position bin from ``queries.analysis_position_scores``
+    (run_index 0 = A, 1 = B): rel_bin, n/mean/median per side, Mann-Whitney and KS p-values."""
     rows = []
-    bins = sorted(set(steps_a["rel_bin"].unique()) | set(steps_b["rel_bin"].unique()))
-    ga = {k: v["score"].to_numpy() for k, v in steps_a.groupby("rel_bin")}
-    gb = {k: v["score"].to_numpy() for k, v in steps_b.groupby("rel_bin")}
-    for b in bins:  # one iteration per position bin (about 10), not per trace
-        t = two_sample(ga.get(b, np.empty(0)), gb.get(b, np.empty(0)))
+    run = positions["run_index"].to_numpy()
+    rel = positions["rel_bin"].to_numpy()
+    score = positions["score"].to_numpy(dtype=float)
+    order = np.lexsort((run, rel))  # one sort, then contiguous slices per (bin, run)
+    rel, run, score = rel[order], run[order], score[order]
+    for b in np.unique(rel):  # one iteration per position bin (about 10), not per trace
+        lo, hi = np.searchsorted(rel, b, "left"), np.searchsorted(rel, b, "right")
+        r, v = run[lo:hi], score[lo:hi]
+        t = two_sample(v[r == 0], v[r == 1])
         rows.append({"rel_bin": int(b), **asdict(t)})
     return pd.DataFrame(rows)
 

@@ -268,6 +268,21 @@ def iter_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield line, obj
 
 
+def iter_parquet_rows(path: Path, batch_size: int = 8192) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(row, record)`` from a Parquet file in batches (rows counted from 1)."""
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+        row = 0
+        for batch in pf.iter_batches(batch_size=batch_size):
+            for rec in batch.to_pylist():
+                row += 1
+                yield row, rec
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid / ArrowIOError subclass these
+        raise ImportFailed(str(path), None, None, f"not a readable Parquet file ({_first_line(exc)})") from None
+
+
 def sniff_kind(path: Path) -> str:
     """'jsonl', 'json', 'csv', 'parquet', 'empty' or 'unknown' from the extension and first bytes."""
     path = Path(path)

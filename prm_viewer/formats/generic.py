@@ -35,7 +35,7 @@ Options (``options`` dict; the CLI fills ``map`` from ``--map KEY=COLUMN`` and t
     to 0-based on import.
 ``no_error``  comma-separated markers meaning "no error" in the first-error column (default
     ``-1``), compared as text, case-insensitively, e.g. ``no_error=-1,N/A``. Include ``null``
-    to read an empty/null cell as "no error"; otherwise an empty cell means "unknown".
+    (or ``none``) to read an empty/null cell as "no error"; otherwise it means "unknown".
 ``label_scheme``  ``pm1`` (default: +1/0/-1, true/false, "+"/"-") or ``binary`` (1 = correct,
     0 = wrong). Per-step labels decide the first error when no first-error column is mapped.
 ``container``  force the file type: ``jsonl``, ``json``, ``csv``, ``tsv`` or ``parquet``
@@ -256,8 +256,8 @@ def _csv_rows(path: Path, plan: _Plan) -> Iterator[tuple[int, dict[str, Any]]]:
     p = str(path)
     row_no = 0
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh, delimiter=plan.delimiter, strict=True)
+        with open(path, "rb") as fh:
+            reader = csv.reader(_decoded_lines(fh), delimiter=plan.delimiter, strict=True)
             header = next(reader, None)
             if not header:
                 raise ImportFailed(p, None, None, "no header row")
@@ -273,9 +273,21 @@ def _csv_rows(path: Path, plan: _Plan) -> Iterator[tuple[int, dict[str, Any]]]:
                                "(truncated row or unquoted delimiter?)", "row")
                 yield row_no, {c: row[i] for c, i in index}
     except UnicodeDecodeError as exc:
-        raise fail(p, row_no + 1, None, f"not valid UTF-8 (byte {exc.start} of a read block)", "row") from None
+        # Lines are decoded one at a time as the reader asks for them: the failing one belongs to
+        # the row being read.
+        raise fail(p, row_no + 1, None, f"not valid UTF-8 (byte {exc.start} of its line)", "row") from None
     except csv.Error as exc:
         raise fail(p, row_no + 1, None, f"malformed CSV ({exc})", "row") from None
+
+
+def _decoded_lines(fh: Any) -> Iterator[str]:
+    """Strictly decoded text lines (newlines kept, as csv expects), a UTF-8 BOM dropped."""
+    first = True
+    for raw in fh:
+        if first:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
+            first = False
+        yield raw.decode("utf-8")
 
 
 def _parquet_rows(path: Path, plan: _Plan) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -310,6 +322,9 @@ def _record(plan: _Plan, n: int, row: dict[str, Any], unit: str) -> TraceRecord:
     labels = _labels(plan, cols["step_labels"], get(cols["step_labels"])) if "step_labels" in cols else None
     if "first_error" in cols:
         first = _first_error(plan, cols["first_error"], get(cols["first_error"]))
+        if first is not None and first >= len(steps):
+            raise _Bad(cols["first_error"], f"step {first + plan.base} (first_error_base {plan.base}) is out of range "
+                                            f"for {len(steps)} steps")
     elif labels is not None:
         first = first_error_from_labels(labels)
     else:
@@ -410,7 +425,7 @@ def _first_error(plan: _Plan, col: str, v: Any) -> int | None:
     if isinstance(v, float) and math.isnan(v):
         v = None
     if v is None or (isinstance(v, str) and not v.strip()):
-        return -1 if ("null" in plan.no_error or "" in plan.no_error) else None
+        return -1 if plan.no_error & {"null", "none", ""} else None
     if isinstance(v, bool):
         raise _Bad(col, f"expected a step index, found {v!r}")
     key = str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip()
@@ -466,13 +481,13 @@ _GUESSES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("problem_id", ("problem_id", "question_id", "qid")),
     ("problem", ("problem", "question", "prompt", "input", "query", "instruction")),
     ("steps", ("steps", "completions", "process", "modified_process", "reasoning_steps", "solution",
-               "response", "output", "reasoning", "cot")),
+               "response", "output", "reasoning", "cot", "trace")),
     ("final_answer", ("final_answer", "answer", "prediction", "pred", "predicted_answer", "model_answer")),
     ("reference_answer", ("reference_answer", "gold_answer", "ground_truth_answer", "target", "gt_answer",
                           "ground_truth", "gold")),
     ("correct", ("final_answer_correct", "is_correct", "correct", "correctness")),
     ("first_error", ("first_error", "first_error_step", "first_error_index", "mistake_index", "error_step", "label")),
-    ("step_labels", ("step_labels", "labels", "step_label")),
+    ("step_labels", ("step_labels", "labels", "step_label", "label")),
     ("generator", ("generator", "model", "model_name", "policy")),
     ("category", ("category", "subject", "task", "domain")),
     ("split", ("split", "source", "dataset")),
@@ -525,8 +540,8 @@ def suggest_mapping(sample: Sample) -> dict[str, Any]:
                 options["split_rule"] = "newline"
     fe = mapping.get("first_error")
     if fe is not None:
-        values = {str(r.get(fe)).strip().lower() for r in sample.records}
-        markers = [m for m in ("-1", "n/a", "none", "null") if m in values]
+        seen = {str(r.get(fe)).strip().lower(): str(r.get(fe)).strip() for r in sample.records}
+        markers = [seen[m] if m in seen else m for m in ("-1", "n/a", "none", "null") if m in seen]
         if markers and markers != ["-1"]:
             options["no_error"] = ",".join(markers)
     return {"map": mapping, **options}

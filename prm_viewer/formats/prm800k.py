@@ -38,7 +38,7 @@ from typing import Any
 
 from prm_viewer.errors import ImportFailed
 from prm_viewer.formats._text import answers_match
-from prm_viewer.formats.base import Format, Sample, check_options, iter_objects, need, opt, register
+from prm_viewer.formats.base import Format, Sample, check_options, iter_objects, need, register
 from prm_viewer.model import Skip, TraceRecord
 
 _RATINGS = {-1, 0, 1}

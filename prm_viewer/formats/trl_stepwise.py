@@ -18,7 +18,8 @@ from typing import Any
 
 from prm_viewer.errors import ImportFailed
 from prm_viewer.formats.base import (
-    Format, Sample, check_options, fail, iter_objects, need, need_str_list, register, sniff_kind,
+    Format, Sample, check_options, fail, iter_objects, iter_parquet_rows, need, need_str_list, register,
+    sniff_kind,
 )
 from prm_viewer.model import Skip, TraceRecord
 
@@ -45,7 +46,7 @@ class TrlStepwise(Format):
         check_options(path, options, {"split"})
         split = options.get("split")
         unit = self.record_unit(path)
-        records = _parquet_rows(path) if unit == "row" else iter_objects(path)
+        records = iter_parquet_rows(path) if unit == "row" else iter_objects(path)
         for line, obj in records:
             try:
                 steps = need_str_list(path, line, obj, "completions")
@@ -70,16 +71,3 @@ class TrlStepwise(Format):
                 metadata={k: v for k, v in obj.items() if k not in _KEYS | {"id", "index"}} or None,
             )
 
-
-def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    import pyarrow.parquet as pq
-
-    try:
-        pf = pq.ParquetFile(path)
-        row = 0
-        for batch in pf.iter_batches(batch_size=4096):
-            for rec in batch.to_pylist():
-                row += 1
-                yield row, rec
-    except (OSError, ValueError) as exc:
-        raise ImportFailed(str(path), None, None, f"not a readable Parquet file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None

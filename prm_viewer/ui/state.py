@@ -46,8 +46,24 @@ def _load_demo(store: Store) -> None:
         load(store)
 
 
+def ensure_app_entry() -> None:
+    """Make sure this run went through ``app.py`` (login, page config, navigation).
+
+    Streamlit starts in its legacy multipage mode when a ``pages/`` folder exists, and until some
+    session has run ``st.navigation`` a deep link such as ``/explorer`` on a fresh server runs
+    ``pages/explorer.py`` directly, skipping ``app.py`` (and so the login). Leaving legacy mode and
+    rerunning sends this and every later run through ``app.py``.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def get_store() -> Store:
     """The app's one store (opened once per process and path)."""
+    ensure_app_entry()
     return _open_store(str(settings.db_path().resolve()))
 
 

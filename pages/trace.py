@@ -1,0 +1,115 @@
+"""Trace: one reasoning trace, step by step, with every scorer's scores and the first errors.
+
+Deep link: ``/trace?trace=<trace_id>`` (optionally ``&step=k`` and the Explorer's filter, which
+decides previous/next).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from prm_viewer import queries
+from prm_viewer.errors import NotFound
+from prm_viewer.queries import TraceFilter
+from prm_viewer.ui import filters, trace_view
+from prm_viewer.ui.state import cached, get_store
+from prm_viewer.ui.text import plain, safe_markdown
+
+store = get_store()
+params = filters.current_params()
+trace_id = st.query_params.get("trace") or st.session_state.get("_last_trace")
+if not trace_id:
+    st.title("Trace")
+    st.info("Open a trace from the Explorer (click a heatmap cell or a table row), or paste a trace id.")
+    typed = st.text_input("Trace id", placeholder="<dataset_id>-<ordinal>")
+    if typed.strip():
+        st.query_params["trace"] = typed.strip()
+        st.rerun()
+    st.stop()
+
+try:
+    head = cached(queries.trace_header, store, trace_id)
+except NotFound as exc:
+    st.title("Trace")
+    st.error(str(exc))
+    st.stop()
+st.session_state["_last_trace"] = trace_id
+step_param = st.query_params.get("step")
+selected_step = int(step_param) if step_param is not None and step_param.lstrip("-").isdigit() else None
+
+st.title(f"Trace #{head['ordinal']}")
+st.caption(f"dataset **{plain(head['dataset'], 80)}** · trace id `{trace_id}`")
+if head["synthetic"]:
+    st.info("Synthetic demo data: generated traces and scores, not a real policy or PRM.", icon=":material/science:")
+
+# ---- previous / next in the current filter (else in the trace's dataset)
+flt = filters.filter_from_params(params)
+sort = params.get("sort", ["order"])[0]
+sort = sort if sort in filters.SORT_LABELS else "order"
+descending = params.get("desc", ["0"])[0] == "1"
+usable = flt != TraceFilter() and (flt.scorer or sort in {"order", "gold_first_error"})
+nav = cached(queries.explorer_neighbours, store, flt, trace_id, sort, descending) if usable else None
+if nav is None or nav["position"] is None:
+    flt, sort, descending = TraceFilter(datasets=(head["dataset_id"],)), "order", False
+    nav = cached(queries.explorer_neighbours, store, flt, trace_id, sort, descending)
+view = {"sort": sort if sort != "order" else "", "desc": "1" if descending else ""}
+c1, c2, c3, c4 = st.columns([1, 1, 2, 2], vertical_alignment="center")
+if nav["previous"]:
+    c1.page_link("pages/trace.py", label="Previous", icon=":material/arrow_back:",
+                 query_params=filters.link_params(flt, view, trace=nav["previous"]))
+if nav["next"]:
+    c2.page_link("pages/trace.py", label="Next", icon=":material/arrow_forward:",
+                 query_params=filters.link_params(flt, view, trace=nav["next"]))
+c3.caption(f"{nav['position']:,} of {nav['total']:,} "
+           f"{'in the current filter' if flt != TraceFilter(datasets=(head['dataset_id'],)) else 'in this dataset'}")
+c4.page_link("pages/explorer.py", label="Back to the Explorer", icon=":material/grid_view:",
+             query_params=filters.link_params(flt, view))
+
+# ---- the problem and the trace's facts
+st.subheader("Problem")
+st.markdown(safe_markdown(head["problem"]))
+facts = {
+    "generator": head["generator"], "final answer": head["final_answer"], "reference answer": head["reference_answer"],
+    "final answer correct": head["final_answer_correct"],
+    "gold first error": ("none" if head["gold_first_error"] == -1 else head["gold_first_error"]),
+    "category": head["category"], "split": head["split"], "error type": head["error_type"], "source id": head["source_id"],
+}
+st.markdown(" · ".join(f"**{k}**: {plain(str(v), 80)}" for k, v in facts.items() if v is not None and v != ""))
+
+steps = cached(queries.trace_steps, store, trace_id)
+scores = cached(queries.trace_step_scores, store, trace_id)
+preds = cached(queries.trace_predictions, store, trace_id)
+predicted = {str(r.scorer): (None if r.predicted_first_error is None or r.predicted_first_error != r.predicted_first_error
+                             else int(r.predicted_first_error)) for r in preds.itertuples(index=False)}
+
+if not preds.empty:
+    st.subheader("First error")
+    table = preds.assign(gold_first_error=head["gold_first_error"])[
+        ["scorer", "threshold", "predicted_first_error", "gold_first_error", "verdict"]]
+    if table["verdict"].isna().all():
+        table = table.drop(columns="verdict")
+    st.dataframe(table, hide_index=True, column_config={
+        "predicted_first_error": st.column_config.NumberColumn("predicted first error", help="-1 = none"),
+        "gold_first_error": st.column_config.NumberColumn("gold first error", help="-1 = none"),
+    })
+    if preds["synthetic"].any():
+        st.caption("Scorers marked synthetic are built-in demo scorers, not trained PRMs.")
+
+if not scores.empty:
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Reward curve** (step score per scorer)")
+        st.plotly_chart(trace_view.reward_figure(scores, head["gold_first_error"]), config={"displayModeBar": False})
+    with right:
+        st.markdown("**Progress** (change of step score from the previous step)")
+        st.plotly_chart(trace_view.progress_figure(scores), config={"displayModeBar": False})
+else:
+    st.caption("No scorer has scored this trace yet (queue a job on the Library page).")
+
+st.subheader(f"Steps ({len(steps)})")
+by_step = {k: grp for k, grp in scores.groupby("step_idx")} if not scores.empty else {}
+empty = scores.iloc[0:0]
+for row in steps.itertuples(index=False):
+    label = None if row.gold_label is None or row.gold_label != row.gold_label else int(row.gold_label)
+    trace_view.step_block(int(row.step_idx), row.text, label, by_step.get(row.step_idx, empty), head["gold_first_error"],
+                          predicted, selected=(selected_step == row.step_idx))

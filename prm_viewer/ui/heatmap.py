@@ -1,0 +1,144 @@
+"""The per-step reward heatmap: traces x step index, coloured by step score.
+
+Plotly heatmaps return no click selections in Streamlit, so the grid is drawn as ``go.Scatter``
+square markers; every marker carries ``customdata = [trace_id, step_idx]`` and a click opens
+that trace at that step. The colour scale diverges at the scorer's threshold (red below, green
+above); the gold first error is an ``x`` and the predicted first error a ring.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+COLORSCALE = "RdYlGn"
+UNSCORED = "#d0d0d0"
+ROW_PX = 16
+"""Height of one trace row in pixels (the marker is a little smaller, leaving a gap)."""
+
+
+def short_names(names: list[str]) -> dict[str, str]:
+    """Distinguishing part of each dataset name: the words (split at - _ . space) not shared by
+    all names as a common prefix or suffix, e.g. ``run-with-prm-v1`` / ``run-without-prm-v1`` ->
+    ``with`` / ``without``. One name maps to ``""`` (the page says which dataset it is)."""
+    unique = sorted(set(names))
+    if len(unique) <= 1:
+        return {n: "" for n in unique}
+    words = {n: re.split(r"([-_. ]+)", n) for n in unique}
+    pre = 0
+    while all(len(w) > pre + 1 for w in words.values()) and len({w[pre] for w in words.values()}) == 1:
+        pre += 1
+    suf = 0
+    while all(len(w) - pre > suf + 1 for w in words.values()) and len({w[-1 - suf] for w in words.values()}) == 1:
+        suf += 1
+    out = {}
+    for n, w in words.items():
+        part = "".join(w[pre: len(w) - suf]).strip("-_. ") or n
+        out[n] = _middle(part, 24)
+    return out
+
+
+def row_labels(page: pd.DataFrame) -> list[str]:
+    """Short y labels: the distinguishing part of the dataset name and the trace's position in it."""
+    short = short_names([str(d) for d in page["dataset"]])
+    return [f"{short[str(d)]} #{o}".strip() for d, o in zip(page["dataset"], page["ordinal"])]
+
+
+def _middle(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    keep = (limit - 1) // 2
+    return text[:keep] + "…" + text[-(limit - 1 - keep):]
+
+
+def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, scorer_name: str = "") -> go.Figure:
+    """The grid for one Explorer page.
+
+    ``page``: rows in display order with ``trace_id, dataset, ordinal, n_steps, gold_first_error,
+    pred_first_error``; ``scores``: ``trace_id, step_idx, score`` (missing steps are drawn grey).
+    """
+    n_rows = len(page)
+    row_of = {tid: i for i, tid in enumerate(page["trace_id"])}
+    # Every step of every row, then the scores joined on: unscored steps stay visible.
+    grid = pd.DataFrame({
+        "trace_id": page["trace_id"].repeat(page["n_steps"].astype(int)).to_numpy(),
+        "step_idx": [i for n in page["n_steps"].astype(int) for i in range(n)],
+    })
+    grid = grid.merge(scores[["trace_id", "step_idx", "score"]], on=["trace_id", "step_idx"], how="left")
+    grid["row"] = grid["trace_id"].map(row_of)
+    labels = row_labels(page)
+    grid["label"] = [labels[r] for r in grid["row"]]
+    marker_px = max(ROW_PX - 3, 4)
+    scored = grid[grid["score"].notna()]
+    unscored = grid[grid["score"].isna()]
+    hover = "%{customdata[2]}<br>step %{x}<br>score %{customdata[3]}<extra></extra>"
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=scored["step_idx"], y=scored["row"], mode="markers", name="step score",
+        marker=dict(symbol="square", size=marker_px, color=scored["score"], colorscale=COLORSCALE,
+                    cmin=0.0, cmax=1.0, cmid=float(threshold), line=dict(width=0),
+                    colorbar=dict(title=dict(text=scorer_name or "score"), thickness=12, len=min(1.0, 300 / max(_height(n_rows), 1)),
+                                  y=1.0, yanchor="top")),
+        customdata=list(zip(scored["trace_id"], scored["step_idx"], scored["label"], scored["score"].round(3))),
+        hovertemplate=hover, showlegend=False,
+    ))
+    if len(unscored):
+        fig.add_trace(go.Scatter(
+            x=unscored["step_idx"], y=unscored["row"], mode="markers", name="not scored",
+            marker=dict(symbol="square", size=marker_px, color=UNSCORED),
+            customdata=list(zip(unscored["trace_id"], unscored["step_idx"], unscored["label"], ["not scored"] * len(unscored))),
+            hovertemplate=hover,
+        ))
+    for column, name, marker in (
+        ("gold_first_error", "gold first error", dict(symbol="x-thin", size=marker_px - 3, line=dict(width=2.5, color="black"))),
+        ("pred_first_error", "predicted first error",
+         dict(symbol="circle-open", size=marker_px + 2, line=dict(width=2.5, color="#1d3fbb"), color="#1d3fbb")),
+    ):
+        if column not in page:
+            continue
+        sub = page[page[column].notna() & (page[column] >= 0)]
+        if sub.empty:
+            continue
+        rows = [row_of[t] for t in sub["trace_id"]]
+        fig.add_trace(go.Scatter(
+            x=sub[column].astype(int), y=rows, mode="markers", name=name, marker=marker,
+            customdata=[[t, int(s), labels[r], name] for t, s, r in zip(sub["trace_id"], sub[column], rows)],
+            hovertemplate="%{customdata[2]}<br>step %{x}: %{customdata[3]}<extra></extra>",
+        ))
+    max_steps = int(page["n_steps"].max()) if n_rows else 1
+    fig.update_layout(
+        height=_height(n_rows), width=figure_width(max_steps), margin=dict(l=10, r=10, t=30, b=40), plot_bgcolor="white",
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
+        clickmode="event+select", dragmode=False, hovermode="closest",
+    )
+    fig.update_xaxes(title_text="step index (0-based)", range=[-0.7, max_steps - 0.3], dtick=1 if max_steps <= 40 else None,
+                     showgrid=False, zeroline=False, side="bottom")
+    fig.update_yaxes(tickmode="array", tickvals=list(range(n_rows)), ticktext=labels, range=[n_rows - 0.5, -0.5],
+                     showgrid=False, zeroline=False, tickfont=dict(size=10))
+    return fig
+
+
+def figure_width(max_steps: int) -> int:
+    """Wide enough for square-ish cells; the labels and colour bar take about 330 px."""
+    return int(min(max(560, 330 + max_steps * (ROW_PX + 4)), 4000))
+
+
+def _height(n_rows: int) -> int:
+    return max(220, n_rows * ROW_PX + 110)
+
+
+def cell_from_selection(event: Any) -> tuple[str, int] | None:
+    """``(trace_id, step_idx)`` of the clicked cell in a ``st.plotly_chart`` selection event."""
+    if event is None:
+        return None
+    selection = event.get("selection") if isinstance(event, Mapping) else getattr(event, "selection", None)
+    points = (selection or {}).get("points") or []
+    for point in points:
+        data = point.get("customdata")
+        if data and len(data) >= 2:
+            return str(data[0]), int(data[1])
+    return None
