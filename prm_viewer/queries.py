@@ -269,6 +269,7 @@ def analysis_trace_frame(
     threshold: float = 0.5,
     critic_id: str | None = None,
     start_value: float = 1.0,
+    with_drop: bool = True,
 ) -> pd.DataFrame:
     """One row per trace of the runs, with what localisation and comparison need.
 
@@ -281,7 +282,8 @@ def analysis_trace_frame(
     step scored below ``threshold``, else -1), pred_drop (the step with the largest drop from the
     previous step's score -- ``start_value`` before step 0, earliest on ties -- when some step is
     below the threshold, else -1), mean_score, last_score; with a critic: pred_critic (its
-    predicted first error, NULL when it gave none) and critic_verdict.
+    predicted first error, NULL when it gave none) and critic_verdict. ``with_drop=False`` skips
+    the window over steps that the largest-drop localiser needs (pred_drop is then NULL).
     """
     cte, params = _runs_cte(runs)
     sql = f"""
@@ -295,9 +297,9 @@ def analysis_trace_frame(
     join_scores = ""
     if scorer_id is not None:
         # One pass over the scored steps, gold index joined in, previous score by window.
-        sql += """,
-    s AS (SELECT ss.trace_id, ss.step_idx, ss.score, t.gold_first_error AS g,
-                 lag(ss.score, 1, ?) OVER (PARTITION BY ss.trace_id ORDER BY ss.step_idx) AS prev
+        prev = "lag(ss.score, 1, ?) OVER (PARTITION BY ss.trace_id ORDER BY ss.step_idx)" if with_drop else "?"
+        sql += f""",
+    s AS (SELECT ss.trace_id, ss.step_idx, ss.score, t.gold_first_error AS g, {prev} AS prev
           FROM step_scores ss JOIN t ON ss.trace_id = t.trace_id
           WHERE ss.scorer_id = ? AND ss.score IS NOT NULL),
     a AS (SELECT trace_id,
@@ -308,10 +310,10 @@ def analysis_trace_frame(
                  max(score) FILTER (WHERE step_idx = g) AS s_gold,
                  min(score) FILTER (WHERE step_idx < g) AS m_before,
                  coalesce(min(step_idx) FILTER (WHERE score < ?), -1) AS pred_threshold,
-                 CASE WHEN min(score) < ? THEN arg_min(step_idx, {'d': score - prev, 'i': step_idx})
+                 CASE WHEN min(score) < ? THEN arg_min(step_idx, {{'d': score - prev, 'i': step_idx}})
                       ELSE -1 END AS pred_drop
           FROM s GROUP BY trace_id)"""
-        params += [float(start_value), scorer_id, float(threshold), float(threshold)]
+        params += [float(start_value), scorer_id, float(threshold), float(threshold) if with_drop else -1.0]
         select_scores = """, coalesce(a.n_scored, 0) AS n_scored, a.min_all, a.s_gold, a.m_before,
                a.pred_threshold, a.pred_drop, a.mean_score, a.last_score"""
         join_scores = " LEFT JOIN a ON a.trace_id = t.trace_id"
@@ -493,6 +495,19 @@ def analysis_scorers_for(store: Store, dataset_ids: Sequence[str]) -> pd.DataFra
            FROM k JOIN scorers sc USING (scorer_id) ORDER BY sc.name, k.kind""",
         [[str(d) for d in dataset_ids]],
     ).df()
+
+
+
+
+def analysis_splits(store: Store, dataset_ids: Sequence[str]) -> list[str]:
+    """Split names of the datasets' traces; a dataset's traces without a split count under the
+    dataset's name (as in the localisation report)."""
+    rows = store.cursor().execute(
+        """SELECT DISTINCT coalesce(t.split, d.name) FROM traces t JOIN datasets d USING (dataset_id)
+           WHERE t.dataset_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY 1""",
+        [[str(d) for d in dataset_ids]],
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 # ---- explorer / trace ----

@@ -179,7 +179,7 @@ def compare_report(
     sid = sc["scorer_id"] if sc else None
     tau = float(sc["threshold"]) if sc else 0.5
     la, lb = ("A: " + a.label, "B: " + b.label)
-    frame = queries.analysis_trace_frame(store, [a.ref(la), b.ref(lb)], sid, tau)
+    frame = queries.analysis_trace_frame(store, [a.ref(la), b.ref(lb)], sid, tau, with_drop=False)
     fa, fb = frame[frame["run"] == la], frame[frame["run"] == lb]
     pairs = cmp.pair(fa, fb, key)
     if pairs.empty:

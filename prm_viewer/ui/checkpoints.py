@@ -1,43 +1,131 @@
 """The Library's Checkpoints tab: registered scorers, register a checkpoint, queue scoring jobs.
 
-Registration and jobs go through ``prm_viewer.jobs`` (the scoring engine); scoring itself runs
-in worker processes owned by the app's job runner, never in the page script.
+Registration goes through ``prm_viewer.scoring.scorers.register_scorer`` (it reads the config and
+tokenizer, never the weights); jobs through the app's :class:`~prm_viewer.jobs.JobRunner`, whose
+workers are separate processes, so nothing heavy runs in the page script.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
 import streamlit as st
 
-from prm_viewer import queries
+from prm_viewer import queries, settings
+from prm_viewer.errors import PrmViewerError
 from prm_viewer.store import Store
 from prm_viewer.ui.state import cached, get_runner
+from prm_viewer.ui.text import plain
 
-
-def _jobs_module() -> Any:
-    try:
-        return import_module("prm_viewer.jobs")
-    except ModuleNotFoundError as exc:
-        if exc.name != "prm_viewer.jobs":
-            raise
-        return None
+AUTO = "(auto-detect)"
+DEFAULT = "(default for the recipe)"
 
 
 def scorers_table(store: Store) -> None:
     scorers = cached(queries.scorers, store)
     if scorers.empty:
-        st.info("No scorers yet.")
+        st.info("No scorers yet: register a checkpoint below.")
         return
     table = scorers.assign(name=[n + ("  (synthetic)" if s else "") for n, s in zip(scorers["name"], scorers["synthetic"])])
-    st.dataframe(table[["name", "recipe", "backend", "checkpoint", "threshold", "created_at"]], hide_index=True)
+    st.dataframe(table[["name", "recipe", "backend", "checkpoint", "threshold", "created_at"]], hide_index=True,
+                 column_config={"created_at": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm")})
+
+
+def _detect(ref: str, trust_remote_code: bool) -> dict[str, Any]:
+    from prm_viewer.scoring import checkpoints
+
+    ckpt = checkpoints.resolve(ref)
+    tokenizer = checkpoints.load_tokenizer(ckpt, trust_remote_code)
+    return {"ref": ref, "recipe": checkpoints.detect_recipe(ckpt, tokenizer), "path": str(ckpt.path),
+            "architectures": list(ckpt.architectures)}
+
+
+def register_form(store: Store) -> None:
+    from prm_viewer.scoring.backends import backend_names
+    from prm_viewer.scoring.recipes import RECIPES
+    from prm_viewer.scoring.scorers import TRUST_REMOTE_CODE_HELP, register_scorer
+
+    st.markdown("**Register a checkpoint**")
+    ref = st.text_input("Checkpoint (local folder or hub id)", key="ck_ref",
+                        placeholder="/models/Qwen2.5-Math-PRM-7B or Qwen/Qwen2.5-Math-PRM-7B")
+    trust = st.checkbox("Allow trust_remote_code for this checkpoint", key="ck_trust")
+    if trust:
+        st.warning(TRUST_REMOTE_CODE_HELP, icon=":material/warning:")
+    detected = st.session_state.get("ck_detected")
+    if ref.strip() and (detected is None or detected["ref"] != ref.strip()):
+        try:
+            with st.spinner("Reading the checkpoint's config and tokenizer…"):
+                detected = _detect(ref.strip(), trust)
+            st.session_state["ck_detected"] = detected
+        except PrmViewerError as exc:
+            detected = None
+            st.session_state.pop("ck_detected", None)
+            st.error(str(exc))
+    if detected is not None:
+        st.success(f"Detected recipe: **{detected['recipe']}** · architectures: "
+                   f"{plain(', '.join(detected['architectures']) or 'none listed')} · folder: {plain(detected['path'])}")
+    recipes = [AUTO, *RECIPES]
+    c1, c2, c3, c4 = st.columns(4)
+    recipe = c1.selectbox("Recipe", recipes, key="ck_recipe", help="Auto-detect reads config.json and the tokenizer.")
+    backends = [DEFAULT, *backend_names()]
+    backend = c2.selectbox("Backend", backends, key="ck_backend")
+    device = c3.selectbox("Device", ["auto", "cpu", "cuda"], key="ck_device")
+    threshold = c4.number_input("Threshold", 0.0, 1.0, float(settings.get("threshold")), 0.05, key="ck_threshold",
+                                help="A step scoring below it is a predicted error.")
+    name = st.text_input("Scorer name (optional)", key="ck_name", placeholder="default: recipe:folder")
+    if st.button("Register scorer", type="primary", key="ck_register"):
+        try:
+            with st.spinner("Registering…"):
+                row = register_scorer(store, ref.strip() or None, recipe=None if recipe == AUTO else recipe,
+                                      backend=None if backend == DEFAULT else backend, device=device,
+                                      threshold=float(threshold), name=name.strip() or None, trust_remote_code=trust)
+            st.session_state["ck_registered"] = row["name"]
+            st.rerun()
+        except PrmViewerError as exc:
+            st.error(f"Not registered: {exc}")
+    if st.session_state.get("ck_registered"):
+        st.success(f"Registered scorer **{plain(st.session_state['ck_registered'])}**. Queue it below.")
+
+
+def queue_form(store: Store, runner: Any) -> None:
+    from prm_viewer.scoring.recipes import RECIPES
+
+    st.markdown("**Queue scoring jobs**")
+    scorers = cached(queries.scorers, store)
+    runnable = scorers[scorers["recipe"].isin(list(RECIPES)) & ~scorers["synthetic"].astype(bool)]
+    datasets = cached(queries.datasets, store)
+    if runnable.empty or datasets.empty:
+        st.caption("Register a scorer and import a dataset first.")
+        return
+    sc_names = dict(zip(runnable["scorer_id"], runnable["name"]))
+    ds_names = dict(zip(datasets["dataset_id"], datasets["name"]))
+    registered = st.session_state.get("ck_registered")
+    ids = list(sc_names)
+    default = next((i for i, s in enumerate(ids) if sc_names[s] == registered), 0)
+    scorer = st.selectbox("Scorer", ids, index=default, format_func=sc_names.get, key="ck_job_scorer")
+    chosen = st.multiselect("Datasets", list(ds_names), format_func=ds_names.get, key="ck_job_datasets")
+    if st.button("Queue scoring", type="primary", key="ck_queue", disabled=not chosen):
+        queued = []
+        try:
+            for did in chosen:
+                queued.append(runner.submit(scorer, did))
+        except PrmViewerError as exc:
+            st.error(str(exc))
+        if queued:
+            st.session_state["ck_queued"] = queued
+    if st.session_state.get("ck_queued"):
+        st.success(f"Queued {len(st.session_state['ck_queued'])} job(s): {', '.join(st.session_state['ck_queued'])}")
+        st.page_link("pages/jobs.py", label="Follow them on the Jobs page", icon=":material/pending_actions:")
 
 
 def checkpoints_section(store: Store) -> None:
     st.markdown("**Scorers**")
     scorers_table(store)
-    jobs = _jobs_module()
-    if jobs is None or get_runner() is None:
-        st.info("The scoring engine is not available in this installation, so checkpoints cannot be registered here yet.")
+    runner = get_runner()
+    if runner is None:
+        st.info("The scoring engine is not available in this installation, so checkpoints cannot be registered here.")
         return
+    with st.container(border=True):
+        register_form(store)
+    with st.container(border=True):
+        queue_form(store, runner)

@@ -74,7 +74,8 @@ _SETTLED_JS = """() => {
         if (!c.querySelector('.main-svg')) return -1;
     }
     const main = document.querySelector('[data-testid="stMain"]');
-    return main ? main.querySelectorAll('*').length : -1;
+    if (!main || !main.querySelector('[data-testid="stElementContainer"]')) return -1;
+    return main.querySelectorAll('*').length;
 }"""
 
 
@@ -93,3 +94,20 @@ def wait_idle(page, timeout: float = 30.0, quiet: float = 1.0) -> None:  # type:
             return
         page.wait_for_timeout(100)
     raise TimeoutError("the page did not settle in time")
+
+
+def snap(page, name: str, max_height: int = 6000) -> Path:  # type: ignore[no-untyped-def]
+    """Screenshot the whole page into artifacts/screenshots/<name>.png. Streamlit scrolls inside
+    its main area, so the viewport is stretched to the content's height for the shot."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], [data-testid=\"stSidebarContent\"]')]"
+        ".map(e => e.scrollHeight), document.body.scrollHeight)"
+    )
+    page.set_viewport_size({"width": size["width"], "height": int(min(max(height, size["height"]), max_height))})
+    page.wait_for_timeout(300)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)
+    return path

@@ -161,7 +161,7 @@ def test_too_long_trace_scores_what_fits_and_says_why(tiny):
     """Context is 256 tokens: early steps are scored exactly as on the truncated input, later
     steps have no score and a note."""
     long = TraceInput("d-9", "What is 7 + 5, times 3?",
-                      [f"Step {i}: we add 7 + 5 = 12 and multiply by 3 to get 36 again." for i in range(20)])
+                      [f"we add 7 + 5 = 12 and multiply by 3 to get 36, round {i}." for i in range(20)])
     engine = _engine(tiny["shepherd"], "math-shepherd")
     rows = score_traces(engine, [long, TRACES[1]]).to_pylist()
     mine = [r for r in rows if r["trace_id"] == "d-9"]

@@ -83,9 +83,13 @@ class TransformersRunner:
                 str(ckpt.path), dtype=getattr(torch, self.dtype), trust_remote_code=spec.trust_remote_code,
                 output_loading_info=True,
             )
-        except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RecipeError(f"checkpoint '{ckpt.ref}': cannot load the model weights ({msg[:300]})") from None
+        except Exception as exc:  # torn/corrupt files raise many types (SafetensorError, OSError...)
+            if isinstance(exc, MemoryError) or "OutOfMemory" in type(exc).__name__:
+                raise
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise RecipeError(
+                f"checkpoint '{ckpt.ref}': cannot load the model weights ({type(exc).__name__}: {msg[:300]})"
+            ) from None
         missing = [k for k in info.get("missing_keys", []) if not k.startswith("lm_head.")]
         if missing:
             # Random weights where trained ones were expected would give plausible-looking, wrong
