@@ -131,13 +131,38 @@ def open_text_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    """Yield ``(line, object)`` for a JSON Lines file; a bad line raises with its number."""
-    loads = json.loads
-    for lineno, text in open_text_lines(path):
-        try:
-            yield lineno, loads(text)
-        except json.JSONDecodeError as exc:
-            raise ImportFailed(str(path), lineno, None, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+    """Yield ``(line, object)`` for a JSON Lines file; a bad line raises with its number.
+
+    Lines are parsed from bytes with orjson (several times faster than ``json``, and the import
+    is benchmarked at 1M steps); a line orjson rejects is re-read with the standard library,
+    which either accepts it (e.g. ``NaN``) or says exactly what is wrong.
+    """
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = _fast_loads(raw)
+            except ValueError:
+                obj = _strict_loads(path, lineno, raw)
+            yield lineno, obj
+
+
+def _strict_loads(path: Path, lineno: int, raw: bytes) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ImportFailed(str(path), lineno, None, f"not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFailed(str(path), lineno, None, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+
+
+try:
+    from orjson import loads as _fast_loads
+except ImportError:  # orjson is in requirements.txt; the stdlib path is correct, only slower
+    _fast_loads = json.loads
 
 
 def iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
