@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from prm_viewer.analysis.stats import Interval, McNemar, TwoSample, mcnemar_exact, paired_bootstrap, two_sample
+from prm_viewer.analysis.stats import Interval, McNemar, mcnemar_exact, paired_bootstrap, two_sample
 from prm_viewer.errors import PrmViewerError
 
 PAIR_KEYS = {"problem": "problem_id", "source_id": "source_problem_id"}
