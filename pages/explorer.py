@@ -19,7 +19,7 @@ if options["datasets"].empty:
     st.stop()
 
 params = filters.current_params()
-flt = filters.filter_widgets(options, filters.filter_from_params(params))
+flt = filters.filter_widgets(options, filters.filter_from_params(params), params=params)
 
 # ---- view controls (sort, rows per page, page), also kept in the URL
 default_rows = int(settings.get("page_size"))

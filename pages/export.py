@@ -18,7 +18,7 @@ if options["datasets"].empty:
     st.stop()
 
 params = filters.current_params()
-flt = filters.filter_widgets(options, filters.filter_from_params(params))
+flt = filters.filter_widgets(options, filters.filter_from_params(params), params=params)
 url_params = filters.filter_to_params(flt) | {k: v for k, v in params.items() if k in filters.VIEW_KEYS}
 filters.set_url(url_params)
 filters.remember(url_params)

@@ -6,6 +6,7 @@ decides previous/next).
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from prm_viewer import queries
@@ -79,8 +80,8 @@ st.markdown(" · ".join(f"**{k}**: {plain(str(v), 80)}" for k, v in facts.items(
 steps = cached(queries.trace_steps, store, trace_id)
 scores = cached(queries.trace_step_scores, store, trace_id)
 preds = cached(queries.trace_predictions, store, trace_id)
-predicted = {str(r.scorer): (None if r.predicted_first_error is None or r.predicted_first_error != r.predicted_first_error
-                             else int(r.predicted_first_error)) for r in preds.itertuples(index=False)}
+predicted = {str(r.scorer): None if pd.isna(r.predicted_first_error) else int(r.predicted_first_error)
+             for r in preds.itertuples(index=False)}
 
 if not preds.empty:
     st.subheader("First error")
@@ -110,6 +111,6 @@ st.subheader(f"Steps ({len(steps)})")
 by_step = {k: grp for k, grp in scores.groupby("step_idx")} if not scores.empty else {}
 empty = scores.iloc[0:0]
 for row in steps.itertuples(index=False):
-    label = None if row.gold_label is None or row.gold_label != row.gold_label else int(row.gold_label)
+    label = None if pd.isna(row.gold_label) else int(row.gold_label)
     trace_view.step_block(int(row.step_idx), row.text, label, by_step.get(row.step_idx, empty), head["gold_first_error"],
                           predicted, selected=(selected_step == row.step_idx))

@@ -677,15 +677,18 @@ def explorer_neighbours(store: Store, f: TraceFilter, trace_id: str, sort: str =
 
 
 def explorer_options(store: Store) -> dict[str, Any]:
-    """Choices for the Explorer's filter widgets: datasets and scorers (DataFrames) and the
-    distinct generators, categories and splits (lists)."""
+    """Choices for the Explorer's filter widgets: datasets and scorers (DataFrames; a scorer row
+    lists the ``dataset_ids`` it scored) and the distinct generators, categories and splits (lists)."""
     cur = store.cursor()
     out: dict[str, Any] = {
         "datasets": cur.execute("SELECT dataset_id, name, synthetic, n_traces FROM datasets ORDER BY created_at, name").df(),
         "scorers": cur.execute(
-            """SELECT sc.scorer_id, sc.name, sc.recipe, sc.threshold, sc.synthetic
-               FROM scorers sc WHERE EXISTS (SELECT 1 FROM step_scores s WHERE s.scorer_id = sc.scorer_id)
-                                  OR EXISTS (SELECT 1 FROM trace_scores s WHERE s.scorer_id = sc.scorer_id)
+            """WITH scored AS (SELECT DISTINCT scorer_id, trace_id FROM trace_scores
+                              UNION SELECT DISTINCT scorer_id, trace_id FROM step_scores),
+                    per AS (SELECT s.scorer_id, list(DISTINCT t.dataset_id ORDER BY t.dataset_id) AS dataset_ids
+                            FROM scored s JOIN traces t ON t.trace_id = s.trace_id GROUP BY s.scorer_id)
+               SELECT sc.scorer_id, sc.name, sc.recipe, sc.threshold, sc.synthetic, per.dataset_ids
+               FROM scorers sc JOIN per ON per.scorer_id = sc.scorer_id
                ORDER BY sc.created_at, sc.name""").df(),
     }
     for key, column in (("generators", "generator"), ("categories", "category"), ("splits", "split")):

@@ -39,6 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("batch_tokens", 16384, "Token budget of one scoring batch (transformers backend)."),
     Setting("page_size", 200, "Rows per page in the Explorer table and heatmap."),
     Setting("max_workers", 1, "Scoring worker processes the app runs at once."),
+    Setting("recipe_modules", "", "Comma-separated dotted modules that register plug-in scoring recipes."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -207,7 +207,8 @@ def check_fit(ckpt: Checkpoint, recipe_name: str, trust_remote_code: bool) -> No
         if not trust_remote_code:
             raise RecipeError(f"checkpoint '{ckpt.ref}': unknown architecture ({archs})")
         return
-    if kind != recipe.model_kind:
+    needed = "causal-lm" if recipe.model_kind == "language-model" else recipe.model_kind
+    if kind != needed:
         raise RecipeError(
-            f"recipe '{recipe_name}' needs a {recipe.model_kind} model but checkpoint '{ckpt.ref}' is {archs} ({kind})"
+            f"recipe '{recipe_name}' needs a {needed} model but checkpoint '{ckpt.ref}' is {archs} ({kind})"
         )

@@ -48,6 +48,13 @@ def _run_foreground(runner: Any, job_id: str) -> dict[str, Any]:
         bar.close()
 
 
+def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
+    opts = dict(args.backend_option or [])
+    if args.endpoint:
+        opts["endpoints"] = list(args.endpoint)
+    return opts
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from prm_viewer.jobs import JobRunner, job_summary
     from prm_viewer.scoring.scorers import TRUST_REMOTE_CODE_HELP, register_scorer
@@ -60,7 +67,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             store, args.checkpoint, recipe=args.recipe, backend=args.backend, device=args.device,
             threshold=args.threshold, name=args.name, trust_remote_code=args.trust_remote_code,
             options=dict(args.option or []), batch_tokens=args.batch_tokens, dtype=args.dtype,
-            max_length=args.max_length, recipe_module=args.recipe_module,
+            max_length=args.max_length, recipe_module=args.recipe_module, backend_options=_backend_options(args),
         )
         print(f"scorer '{scorer['name']}' ({scorer['recipe']}, {scorer['backend']}) on dataset '{ds['name']}'")
         runner = JobRunner(store, max_workers=1)
@@ -166,7 +173,11 @@ def register(sub: Any) -> None:
     sp.add_argument("--checkpoint", help="local model folder or hub id (not needed for --recipe verifier)")
     sp.add_argument("--recipe", help="qwen-prm, math-shepherd, rlhflow, verifier, ... (default: detected)")
     sp.add_argument("--recipe-module", help="dotted module of a plug-in recipe to import first")
-    sp.add_argument("--backend", help="transformers (default for models) or exact (model-free recipes)")
+    sp.add_argument("--backend", help="transformers (default for models), vllm, vllm-server, or exact (model-free recipes)")
+    sp.add_argument("--endpoint", action="append", metavar="URL",
+                    help="vllm-server backend: a running vLLM server, e.g. http://gpu1:8000 (repeat for several)")
+    sp.add_argument("--backend-option", action="append", type=_kv, metavar="KEY=VALUE",
+                    help="backend option (vllm-server: concurrency, batch_traces, timeout_s, retries, model, reference)")
     sp.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     sp.add_argument("--dtype", default="auto", help="auto (bf16 on GPU, float32 on CPU), float32, bfloat16, float16")
     sp.add_argument("--batch-tokens", type=int, help="token budget of one batch (default: setting batch_tokens)")

@@ -43,6 +43,9 @@ class ScorerSpec:
     recipe_options: dict[str, Any] = field(default_factory=dict)
     recipe_module: str | None = None
     """Dotted module of a plug-in recipe, imported by the worker before use."""
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    """Backend-specific options (``RunSpec.options``), e.g. vllm-server's ``endpoints``; a key
+    named like a model role (``reference``) holds options for that model only."""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -59,9 +62,37 @@ class Engine:
     runner: Any
     tokens: int = 0
     """Tokens run through the model so far (for throughput figures)."""
+    backend: Any = None
+    run_spec: Any = None
+    """The RunSpec the runner was loaded with (``model()`` loads other checkpoints alike)."""
+    cache: dict[str, Any] = field(default_factory=dict)
+    """Per-engine state a recipe computes once (e.g. a judge's criteria list)."""
+    others: dict[str, Any] = field(default_factory=dict)
+
+    def model(self, checkpoint: str, role: str) -> Any:
+        """Another checkpoint on the same backend, loaded once (implicit-prm's reference model).
+        Backend options under the key ``role`` override the scorer's for this model; the
+        checkpoint must share the scorer's tokenizer (the inputs are tokenized once)."""
+        from dataclasses import replace
+
+        from prm_viewer.errors import RecipeError
+        from prm_viewer.scoring import checkpoints
+
+        if role not in self.others:
+            ckpt = checkpoints.resolve(checkpoint)
+            checkpoints.check_fit(ckpt, self.prepared.recipe.name, self.run_spec.trust_remote_code)
+            tok = checkpoints.load_tokenizer(ckpt, self.run_spec.trust_remote_code)
+            if tok.get_vocab() != self.prepared.tokenizer.get_vocab():
+                raise RecipeError(f"the {role} model '{checkpoint}' has another tokenizer than the scorer's checkpoint")
+            base = {k: v for k, v in (self.run_spec.options or {}).items() if not isinstance(v, dict)}
+            opts = {**base, **((self.run_spec.options or {}).get(role) or {})}
+            self.others[role] = self.backend.load(replace(self.run_spec, checkpoint=ckpt, options=opts))
+        return self.others[role]
 
     def close(self) -> None:
         self.runner.close()
+        for other in self.others.values():
+            other.close()
 
 
 def load_engine(spec: ScorerSpec) -> Engine:
@@ -85,15 +116,18 @@ def load_engine(spec: ScorerSpec) -> Engine:
         checkpoints.check_fit(ckpt, recipe.name, spec.trust_remote_code)
         tokenizer = checkpoints.load_tokenizer(ckpt, spec.trust_remote_code)
     prepared = recipe.prepare(tokenizer, options)
-    runner = backend.load(RunSpec(checkpoint=ckpt, prepared=prepared, device=spec.device, dtype=spec.dtype,
-                                  batch_tokens=spec.batch_tokens, trust_remote_code=spec.trust_remote_code,
-                                  max_length=spec.max_length))
-    return Engine(prepared=prepared, runner=runner)
+    run_spec = RunSpec(checkpoint=ckpt, prepared=prepared, device=spec.device, dtype=spec.dtype,
+                       batch_tokens=spec.batch_tokens, trust_remote_code=spec.trust_remote_code,
+                       max_length=spec.max_length, options=dict(spec.backend_options or {}))
+    runner = backend.load(run_spec)
+    return Engine(prepared=prepared, runner=runner, backend=backend, run_spec=run_spec)
 
 
 def score_traces(engine: Engine, traces: Sequence[TraceInput]) -> pa.Table:
     """Score a batch of traces; rows in input order (trace, then step)."""
     prep = engine.prepared
+    if prep.recipe.score is not None:  # language-model recipes drive their model(s) themselves
+        return prep.recipe.score(engine, traces)
     encoded = prep.recipe.build_inputs(prep, traces)
     limit = engine.runner.max_length
     runnable: list[EncodedTrace] = []

@@ -66,6 +66,7 @@ def register_scorer(
     dtype: str = "auto",
     max_length: int | None = None,
     recipe_module: str | None = None,
+    backend_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Create (or find) a scorer and return its row (a dict as in the ``scorers`` table).
 
@@ -73,6 +74,8 @@ def register_scorer(
     ``recipe``: ``None`` = detect from config.json and tokenizer. ``backend``: default
     ``transformers`` (``exact`` for model-free recipes). ``options``: the recipe's options.
     ``device``: auto|cpu|cuda; the dtype follows it (bf16 on GPU, float32 on CPU) unless given.
+    ``backend_options``: backend-specific (vllm-server: ``endpoints``, ``concurrency``...); they
+    do not change scores, so they are not part of the scorer's identity.
     Raises a one-line :class:`RecipeError` when anything does not fit.
     """
     from prm_viewer import settings
@@ -112,6 +115,7 @@ def register_scorer(
         batch_tokens=int(batch_tokens or settings.get("batch_tokens")), trust_remote_code=bool(trust_remote_code),
         max_length=max_length, recipe_options=opts,
         recipe_module=recipe_module or (None if module.startswith("prm_viewer.scoring.recipes.") else module),
+        backend_options=dict(backend_options or {}),
     )
     identity = {"recipe": rec.name, "options": opts, "revision": revision, "checkpoint": spec.checkpoint,
                 "backend": backend, "dtype": dt, "max_length": max_length, "trust_remote_code": spec.trust_remote_code}

@@ -24,6 +24,7 @@ VIEW_KEYS = ("sort", "desc", "page", "rows")
 """Query keys of the view (not the filter): sort key, descending flag, page number, rows per page."""
 FILTER_KEYS = ("scorer", "q", *_LIST_KEYS.values(), *_CHOICE_KEYS.values(), *_RANGE_KEYS.values())
 _SESSION = "_prm_filter_params"
+NO_SCORER = "none"
 
 CHOICE_LABELS: dict[str, dict[str, str]] = {
     "correct": {"any": "any", "true": "correct", "false": "incorrect", "unknown": "unknown"},
@@ -55,7 +56,7 @@ def filter_from_params(params: Mapping[str, list[str]]) -> TraceFilter:
         return values[0] if values else None
 
     kwargs: dict[str, Any] = {field: tuple(v for v in params.get(key, []) if v) for field, key in _LIST_KEYS.items()}
-    kwargs["scorer"] = one("scorer") or None
+    kwargs["scorer"] = None if one("scorer") in (None, "", NO_SCORER) else one("scorer")
     for field, key in _CHOICE_KEYS.items():
         value = one(key) or "any"
         kwargs[field] = value if value in CHOICE_LABELS[field] else "any"
@@ -73,8 +74,8 @@ def filter_to_params(f: TraceFilter) -> dict[str, list[str]]:
     for field, key in _LIST_KEYS.items():
         if getattr(f, field):
             out[key] = list(getattr(f, field))
-    if f.scorer:
-        out["scorer"] = [f.scorer]
+    # Without a scorer in the URL the Explorer picks one; "none" keeps it off.
+    out["scorer"] = [f.scorer or NO_SCORER]
     for field, key in _CHOICE_KEYS.items():
         if getattr(f, field) != "any":
             out[key] = [getattr(f, field)]
@@ -123,13 +124,26 @@ def _label(df: pd.DataFrame, id_col: str, name_col: str) -> dict[str, str]:
     return {r[id_col]: r[name_col] + (" (synthetic)" if r.get("synthetic") else "") for r in df.to_dict("records")}
 
 
-def filter_widgets(options: Mapping[str, Any], initial: TraceFilter, key: str = "flt") -> TraceFilter:
-    """Sidebar widgets seeded from ``initial`` (the URL); returns the filter they now describe."""
+def default_scorer(options: Mapping[str, Any], datasets: tuple[str, ...]) -> str | None:
+    """The first scorer that scored any of ``datasets`` (any dataset when none is chosen)."""
+    for row in options["scorers"].to_dict("records"):
+        if not datasets or set(datasets) & set(row["dataset_ids"]):
+            return str(row["scorer_id"])
+    return None
+
+
+def filter_widgets(options: Mapping[str, Any], initial: TraceFilter, key: str = "flt",
+                   params: Mapping[str, list[str]] | None = None) -> TraceFilter:
+    """Sidebar widgets seeded from ``initial`` (the URL, whose raw ``params`` tell an explicit
+    ``scorer=none`` from no scorer given); returns the filter they now describe."""
     ds_names = _label(options["datasets"], "dataset_id", "name")
     sc_names = _label(options["scorers"], "scorer_id", "name")
+    datasets = [d for d in initial.datasets if d in ds_names]
+    explicit_none = (params or {}).get("scorer") == [NO_SCORER]
     seed = {
-        f"{key}_ds": [d for d in initial.datasets if d in ds_names],
-        f"{key}_scorer": initial.scorer if initial.scorer in sc_names else (next(iter(sc_names), None)),
+        f"{key}_ds": datasets,
+        f"{key}_scorer": initial.scorer if initial.scorer in sc_names
+        else (None if explicit_none else default_scorer(options, tuple(datasets))),
         f"{key}_gen": [g for g in initial.generators if g in options["generators"]],
         f"{key}_cat": [c for c in initial.categories if c in options["categories"]],
         f"{key}_split": [s for s in initial.splits if s in options["splits"]],
@@ -137,9 +151,6 @@ def filter_widgets(options: Mapping[str, Any], initial: TraceFilter, key: str = 
         f"{key}_min": initial.min_score or (0.0, 1.0), f"{key}_last": initial.last_score or (0.0, 1.0),
         f"{key}_q": initial.text,
     }
-    # An explicit URL without a scorer means "no scorer"; only a fresh visit picks the first one.
-    if initial != TraceFilter() and initial.scorer is None:
-        seed[f"{key}_scorer"] = None
     for k, v in seed.items():
         if k not in st.session_state:
             st.session_state[k] = v

@@ -52,7 +52,7 @@ def step_block(step_idx: int, text: str, gold_label: int | None, scores: pd.Data
             if pfe is not None and pfe == step_idx:
                 head.append(f":blue-badge[:material/radio_button_unchecked: predicted first error "
                             f"({plain(scorer, 28).replace('[', '(').replace(']', ')')})]")
-        if gold_label is not None and not (isinstance(gold_label, float) and math.isnan(gold_label)):
+        if gold_label is not None and not pd.isna(gold_label):
             head.append(LABEL_TEXT.get(int(gold_label), f"gold: {int(gold_label)}"))
         for row in scores.itertuples(index=False):
             score = None if pd.isna(row.score) else float(row.score)

@@ -67,6 +67,17 @@ def _fill(page, label: str, value: str) -> None:  # type: ignore[no-untyped-def]
     wait_idle(page)
 
 
+def _pick(page, label: str, option: str) -> None:  # type: ignore[no-untyped-def]
+    """Choose ``option`` in the multiselect labelled ``label`` (opened from the keyboard)."""
+    combo = page.get_by_role("combobox", name=label, exact=True)
+    combo.click()
+    if combo.get_attribute("aria-expanded") != "true":
+        combo.press("ArrowDown")
+    page.locator("[data-testid='stMultiSelectDropdown'] [role='option']").filter(has_text=option).first.click()
+    page.keyboard.press("Escape")
+    wait_idle(page)
+
+
 def _drive(page, base: str, data: Path, tiny_prm: Path, seen: dict) -> str:  # type: ignore[no-untyped-def]
     """The browser part of the flow; returns the Library table's text."""
     # ---- Library: empty, then upload with preview and the detected format
@@ -100,10 +111,7 @@ def _drive(page, base: str, data: Path, tiny_prm: Path, seen: dict) -> str:  # t
     page.get_by_role("button", name="Register scorer").click()
     wait_idle(page)
     assert page.get_by_text("Registered scorer tiny-prm").is_visible()
-    page.locator("[data-testid='stMultiSelect']").filter(has_text="Datasets").locator("[data-baseweb='select']").click()
-    page.locator("[role='option']").filter(has_text="pb_e2e").first.click()
-    page.keyboard.press("Escape")
-    wait_idle(page)
+    _pick(page, "Datasets", "pb_e2e")
     page.get_by_role("button", name="Queue scoring").click()
     wait_idle(page)
     assert page.get_by_text("Queued 1 job(s)").is_visible()

@@ -18,6 +18,8 @@ from prm_viewer.scoring.backends.base import Backend, Runner, RunSpec
 _BUILTIN: dict[str, str] = {
     "transformers": "prm_viewer.scoring.backends.transformers_backend",
     "exact": "prm_viewer.scoring.backends.exact",
+    "vllm": "prm_viewer.scoring.backends.vllm_backend",
+    "vllm-server": "prm_viewer.scoring.backends.vllm_server",
 }
 BACKENDS: dict[str, Backend] = {}
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from prm_viewer.scoring.backends.base import Backend, RunSpec
+from prm_viewer.scoring.backends.base import Backend
 from prm_viewer.scoring.recipes.base import EncodedTrace
 
 

@@ -149,9 +149,17 @@ def _context_length(config: Any, tokenizer: Any) -> int | None:
     return min(limits) if limits else None
 
 
+def _load(spec: RunSpec) -> Any:
+    if spec.prepared.recipe.model_kind == "language-model":  # log-probabilities / generation: lm_transformers.py
+        from prm_viewer.scoring.lm_transformers import TransformersLM
+
+        return TransformersLM(spec)
+    return TransformersRunner(spec)
+
+
 BACKEND = Backend(
     name="transformers",
     help="transformers on CPU or GPU (bf16 on GPU, float32 on CPU), length-bucketed batches",
-    model_kinds=frozenset({"token-classification", "causal-lm"}),
-    load=TransformersRunner,
+    model_kinds=frozenset({"token-classification", "causal-lm", "language-model"}),
+    load=_load,
 )

@@ -8,10 +8,10 @@ the ``prm_viewer.recipes`` group. No core code changes.
 
 from __future__ import annotations
 
-import os
 from importlib import import_module
 from importlib.metadata import entry_points
 
+from prm_viewer import settings
 from prm_viewer.errors import RecipeError
 from prm_viewer.scoring.recipes.base import EncodedTrace, Prepared, Recipe, TraceInput
 
@@ -39,13 +39,13 @@ def get_recipe(name: str) -> Recipe:
     return recipe
 
 
-for _mod in ("qwen_prm", "math_shepherd", "rlhflow", "verifier"):
+for _mod in ("qwen_prm", "math_shepherd", "rlhflow", "verifier", "implicit_prm", "critic", "mc_value"):
     register(import_module(f"prm_viewer.scoring.recipes.{_mod}").RECIPE)
 
 for _ep in entry_points(group="prm_viewer.recipes"):
     _ep.load()
 
-for _dotted in filter(None, (m.strip() for m in os.environ.get("PRM_VIEWER_RECIPE_MODULES", "").split(","))):
+for _dotted in filter(None, (m.strip() for m in str(settings.get("recipe_modules")).split(","))):
     load_plugin(_dotted)
 
 __all__ = ["RECIPES", "EncodedTrace", "Prepared", "Recipe", "TraceInput", "get_recipe", "load_plugin", "register"]

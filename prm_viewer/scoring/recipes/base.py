@@ -9,7 +9,9 @@ Data (fields of :class:`Recipe`):
         ``"token-classification"``: a head's logits (``num_labels`` columns) at each position;
         ``"causal-lm"``: next-token logits at each position, restricted to
         ``Prepared.returned_token_ids`` (in that order);
-        ``"exact"``: no model; the recipe computes its rows itself (``EncodedTrace.rows``).
+        ``"exact"``: no model; the recipe computes its rows itself (``EncodedTrace.rows``);
+        ``"language-model"``: a causal LM's log-probabilities or samples (``scoring/lm.py``); such
+        a recipe sets ``score`` and drives the model itself.
     ``architectures``, ``marker_tokens``: what auto-detection looks for in ``config.json`` and
         in the tokenizer (see ``checkpoints.detect_recipe``).
     ``aggregate``: the usual trace-level aggregate of the family (shown in the UI).
@@ -42,7 +44,7 @@ import numpy as np
 
 from prm_viewer.errors import RecipeError
 
-MODEL_KINDS = ("token-classification", "causal-lm", "exact")
+MODEL_KINDS = ("token-classification", "causal-lm", "exact", "language-model")
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,9 @@ class Recipe:
     aggregate: str = "min"
     options_help: dict[str, str] = field(default_factory=dict)
     """Accepted options and what they mean; unknown options are rejected."""
+    score: Callable[[Any, Sequence[TraceInput]], Any] | None = None
+    """``language-model`` recipes: ``score(engine, traces) -> pyarrow.Table`` (the engine's result
+    table), replacing build_inputs/run/read_scores; the engine calls it when set."""
 
     def __post_init__(self) -> None:
         if self.model_kind not in MODEL_KINDS:

@@ -1,0 +1,144 @@
+"""``mc-value``: Monte-Carlo step values (Math-Shepherd, Rewarding Progress / PAV).
+
+The scorer's checkpoint is the PROVER policy. From each step prefix (the problem plus steps
+``0..k``) it samples ``rollouts`` continuations; the value of step ``k`` is the fraction of them
+whose final answer matches the reference answer (``soft``, default) or 1.0 when any does
+(``hard``). Score = the value; raw = the progress ``Q_k - Q_{k-1}``, where ``Q_{-1}`` is the value
+of the problem alone (rolled out too), so the progress view can show both.
+
+Final answer of a rollout: the last ``\\boxed{}`` in prefix + continuation, else the last number
+(the demo tasks' steps end in ``= value``). The reference answer: the exact solution of a
+synthetic demo problem (``prm_viewer.demo.verifier.solve``), else the problem's stored reference
+answer when the job carries one; without one the steps are not scored (noted). Answers are
+compared with the importers' ``answers_match`` (normalised string equality).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from prm_viewer.errors import RecipeError
+from prm_viewer.scoring.lm import LM_KIND, Sampling, TraceResult, results_table
+from prm_viewer.scoring.recipes.base import Prepared, Recipe, TraceInput
+from prm_viewer.scoring.recipes.judge_parse import last_boxed
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def prepare(tokenizer: Any, options: dict[str, Any]) -> Prepared:
+    if options.get("mode", "soft") not in ("soft", "hard"):
+        raise RecipeError("recipe mc-value: mode must be soft or hard")
+    if int(options.get("rollouts", 8)) < 1:
+        raise RecipeError("recipe mc-value: rollouts must be >= 1")
+    return Prepared(recipe=RECIPE, tokenizer=tokenizer, options=options)
+
+
+def final_answer(text: str) -> str | None:
+    """The last ``\\boxed{}`` content, else the last number, else ``None``."""
+    boxed = last_boxed(text)
+    if boxed is not None:
+        return boxed
+    nums = _NUMBER.findall(text)
+    return nums[-1] if nums else None
+
+
+def reference_answer(trace: TraceInput) -> str | None:
+    from prm_viewer.demo.verifier import solve
+
+    try:
+        return str(solve(trace.problem))
+    except ValueError:
+        ref = getattr(trace, "reference_answer", None)
+        return None if ref is None else str(ref)
+
+
+def prefix_text(tokenizer: Any, problem: str, steps: Sequence[str]) -> tuple[list[int], str]:
+    """Prompt ids for continuing after ``steps`` (the chat's assistant turn, left open), and the
+    steps text itself (for answer extraction)."""
+    from prm_viewer.scoring.lm import chat_prompt_ids
+
+    done = "".join(s + "\n" for s in steps)
+    head = chat_prompt_ids(tokenizer, [{"role": "user", "content": problem}])
+    return head + list(tokenizer.encode(done, add_special_tokens=False)) if done else head, done
+
+
+def values_from_rollouts(prefixes: Sequence[str], rollouts: Sequence[Sequence[str]], ref: str,
+                         mode: str) -> np.ndarray:
+    """Q per prefix: fraction (soft) or any (hard) of rollouts whose final answer matches."""
+    from prm_viewer.formats._text import answers_match
+
+    q = []
+    for prefix, outs in zip(prefixes, rollouts):
+        hits = [bool(answers_match(final_answer(prefix + o), ref)) for o in outs]
+        q.append(float(np.mean(hits)) if mode == "soft" else float(any(hits)))
+    return np.asarray(q)
+
+
+def score(engine: Any, traces: Sequence[TraceInput]) -> Any:
+    prep = engine.prepared
+    opts = prep.options
+    n = int(opts.get("rollouts", 8))
+    mode = opts.get("mode", "soft")
+    sampling = Sampling(n=n, temperature=float(opts.get("temperature", 0.7)),
+                        max_tokens=int(opts.get("max_tokens", 256)), seed=int(opts.get("seed", 0)))
+    limit = engine.runner.max_length
+    results: list[TraceResult | None] = [None] * len(traces)
+    jobs: list[tuple[int, list[str], str]] = []
+    prompts: list[list[int]] = []
+    for i, t in enumerate(traces):
+        ref = reference_answer(t)
+        if ref is None:
+            m = len(t.steps)
+            results[i] = TraceResult(t.trace_id, [None] * m, [None] * m,
+                                     ["not scored: no reference answer for this problem"] * m)
+            continue
+        texts = []
+        for k in range(len(t.steps) + 1):  # k = steps in the prefix (0 = problem only)
+            ids, done = prefix_text(prep.tokenizer, t.problem, list(t.steps[:k]))
+            prompts.append(ids if not limit else ids[: max(1, limit - sampling.max_tokens)])
+            texts.append(done)
+        jobs.append((i, texts, ref))
+    engine.tokens += sum(len(p) for p in prompts)
+    outs = engine.runner.generate(prompts, sampling) if prompts else []
+    at = 0
+    for i, texts, ref in jobs:
+        t = traces[i]
+        rolls = outs[at:at + len(texts)]
+        at += len(texts)
+        q = values_from_rollouts(texts, rolls, ref, mode)
+        progress = np.diff(q)
+        results[i] = TraceResult(t.trace_id, q[1:].tolist(), progress.tolist(),
+                                 [f"Q(problem only) = {q[0]:.3f}; {n} rollouts per step, {mode}"] + [None] * (len(t.steps) - 1)
+                                 if len(t.steps) else [])
+    return results_table([r for r in results if r is not None])
+
+
+def build_inputs(prep: Prepared, traces: Sequence[TraceInput]) -> list[Any]:
+    raise RecipeError("recipe mc-value scores through its own score() (rollouts), not per-position rows")
+
+
+def read_scores(prep: Prepared, rows: Any) -> Any:
+    raise RecipeError("recipe mc-value scores through its own score()")
+
+
+RECIPE = Recipe(
+    name="mc-value",
+    help="Monte-Carlo step values: fraction of prover rollouts from each step prefix reaching the reference answer",
+    model_kind=LM_KIND,
+    prepare=prepare,
+    build_inputs=build_inputs,
+    read_scores=read_scores,
+    score=score,
+    aggregate="min",
+    options_help={
+        "rollouts": "rollouts per step prefix (default 8)",
+        "mode": "soft (fraction correct, default) or hard (1 if any rollout is correct)",
+        "temperature": "prover sampling temperature (default 0.7)",
+        "max_tokens": "longest rollout in tokens (default 256)",
+        "seed": "sampling seed (default 0)",
+    },
+)
