@@ -116,7 +116,8 @@ with tab_upload:
     if report is not None:
         box = st.container(border=True, key="import_summary")
         box.markdown("**Import summary**")
-        box.success(plain(report.summary()))
+        # The saved copy's path means nothing to the user: name their file instead.
+        box.success(plain(report.summary().replace(report.path, upload.original_name(Path(report.path)))))
         if report.skipped:
             box.markdown(f"Skipped {len(report.skipped):,} records:")
             box.dataframe([{"line": s.line, "reason": s.reason} for s in report.skipped[:1000]], hide_index=True)

@@ -55,12 +55,12 @@ if nav is None or nav["position"] is None:
     nav = cached(queries.explorer_neighbours, store, flt, trace_id, sort, descending)
 view = {"sort": sort if sort != "order" else "", "desc": "1" if descending else ""}
 c1, c2, c3, c4 = st.columns([1, 1, 2, 2], vertical_alignment="center")
-if nav["previous"]:
-    c1.page_link("pages/trace.py", label="Previous", icon=":material/arrow_back:",
-                 query_params=filters.link_params(flt, view, trace=nav["previous"]))
-if nav["next"]:
-    c2.page_link("pages/trace.py", label="Next", icon=":material/arrow_forward:",
-                 query_params=filters.link_params(flt, view, trace=nav["next"]))
+# Buttons + switch_page rather than page links: a link to the same page keeps the old query
+# string in the address bar, and the address must stay a shareable link to what is shown.
+for col, key, label, icon in ((c1, "previous", "Previous", ":material/arrow_back:"),
+                              (c2, "next", "Next", ":material/arrow_forward:")):
+    if nav[key] and col.button(label, icon=icon, key=f"nav_{key}"):
+        st.switch_page("pages/trace.py", query_params=filters.link_params(flt, view, trace=nav[key]))
 c3.caption(f"{nav['position']:,} of {nav['total']:,} "
            f"{'in the current filter' if flt != TraceFilter(datasets=(head['dataset_id'],)) else 'in this dataset'}")
 c4.page_link("pages/explorer.py", label="Back to the Explorer", icon=":material/grid_view:",

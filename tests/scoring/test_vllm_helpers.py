@@ -4,7 +4,7 @@ a real ``vllm serve`` process on loopback, and the CPU environment vLLM needs.
 - ``build_qwen_lm(folder, seed)``: ``Qwen2ForCausalLM`` with the Qwen-style tokenizer of
   ``tiny_models`` (chat template, ``<extra_0>``); two seeds give an implicit PRM and its reference
   sharing one tokenizer.
-- ``build_eos_prover(folder)``: ``PhiForCausalLM`` (its LM head has a bias) whose head always
+- ``build_eos_prover(folder)``: ``GPTJForCausalLM`` (its LM head has a bias) whose head always
   says end-of-text: every rollout is empty, so Monte-Carlo values are known exactly.
 """
 
@@ -70,14 +70,16 @@ def build_combo(folder: Path) -> Path:
 
 def build_eos_prover(folder: Path) -> Path:
     import torch
-    from transformers import PhiConfig, PhiForCausalLM
+    from transformers import GPTJConfig, GPTJForCausalLM
 
     tok = qwen_tokenizer()
     torch.manual_seed(5)
-    cfg = PhiConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                    num_attention_heads=2, max_position_embeddings=512, pad_token_id=tok.pad_token_id,
-                    eos_token_id=tok.eos_token_id, bos_token_id=tok.eos_token_id, tie_word_embeddings=False)
-    model = PhiForCausalLM(cfg)
+    # GPT-J: native in vLLM and its LM head has a bias (vLLM runs some other architectures through
+    # transformers' own classes, which it patches in place for the rest of the process)
+    cfg = GPTJConfig(vocab_size=len(tok), n_positions=512, n_embd=64, n_layer=2, n_head=2, rotary_dim=16,
+                     pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=tok.eos_token_id,
+                     tie_word_embeddings=False)
+    model = GPTJForCausalLM(cfg)
     with torch.no_grad():
         model.lm_head.weight.zero_()
         model.lm_head.bias.zero_()

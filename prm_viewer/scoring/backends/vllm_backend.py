@@ -200,8 +200,9 @@ class VllmLM:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
+        seed = None if (sampling.seed is None or self.device == "cpu") else int(sampling.seed)  # see lm.Sampling.seed
         params = SamplingParams(n=int(sampling.n), temperature=float(sampling.temperature),
-                                max_tokens=int(sampling.max_tokens), seed=int(sampling.seed),
+                                max_tokens=int(sampling.max_tokens), seed=seed,
                                 stop=list(sampling.stop) or None, skip_special_tokens=True)
         outs = self.llm.generate([TokensPrompt(prompt_token_ids=list(p)) for p in prompts], params, use_tqdm=False)
         return [[c.text for c in sorted(o.outputs, key=lambda c: c.index)] for o in outs]

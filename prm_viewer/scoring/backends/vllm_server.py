@@ -107,8 +107,10 @@ class Pool:
     """Bounded concurrency per endpoint, work spread over endpoints, retries with backoff.
 
     Threads are bound to endpoints (``concurrency`` each) and pull from one queue, so a fast
-    endpoint takes more of the work and a dead one (connection refused) only delays items,
-    which go back to the queue for any endpoint until their retries are spent."""
+    endpoint takes more of the work. A failed request (timeout, connection error, 5xx) goes
+    straight back to the queue for any endpoint, while the endpoint that failed rests for an
+    exponentially growing time (from ``backoff_s``, at most 30 s) before taking work again; a
+    request that fails ``retries + 1`` times fails the run with the endpoints' last errors."""
 
     def __init__(self, opts: ServerOptions) -> None:
         self.opts = opts
@@ -116,59 +118,64 @@ class Pool:
     def map(self, path: str, bodies: Sequence[dict[str, Any]]) -> list[Any]:
         if not bodies:
             return []
-        work: queue.Queue[tuple[int, int] | None] = queue.Queue()
+        work: queue.Queue[tuple[int, int]] = queue.Queue()
         for i in range(len(bodies)):
             work.put((i, 0))
         results: list[Any] = [None] * len(bodies)
-        remaining = [len(bodies)]
+        state = {"remaining": len(bodies)}
         failure: list[BaseException] = []
         lock = threading.Lock()
         done = threading.Event()
         errors: dict[str, str] = {}
+        strikes = dict.fromkeys(self.opts.endpoints, 0)
+        rest_until = dict.fromkeys(self.opts.endpoints, 0.0)
 
-        def finish(exc: BaseException | None = None) -> None:
+        def fail(exc: BaseException) -> None:
             with lock:
-                if exc is not None and not failure:
+                if not failure:
                     failure.append(exc)
-                if failure or remaining[0] == 0:
-                    done.set()
+            done.set()
 
         def worker(endpoint: str) -> None:
             while not done.is_set():
+                pause = rest_until[endpoint] - time.monotonic()
+                if pause > 0:
+                    done.wait(min(pause, 0.5))
+                    continue
                 try:
-                    item = work.get(timeout=0.05)
+                    i, attempt = work.get(timeout=0.05)
                 except queue.Empty:
                     continue
-                if item is None:
-                    return
-                i, attempt = item
                 try:
                     res = _request(endpoint + path, bodies[i], self.opts.timeout_s)
                 except _Retryable as exc:
-                    errors[endpoint] = str(exc)
+                    with lock:
+                        errors[endpoint] = str(exc)
+                        strikes[endpoint] += 1
+                        rest_until[endpoint] = time.monotonic() + min(30.0, self.opts.backoff_s * 2 ** (strikes[endpoint] - 1))
                     if attempt >= self.opts.retries:
-                        seen = "; ".join(f"{e}" for e in errors.values())
-                        finish(RecipeError(f"vllm-server: a request failed {attempt + 1} times ({seen}); "
-                                           "scores written so far are kept, retry the job when the servers are up"))
+                        fail(RecipeError(f"vllm-server: a request failed {attempt + 1} times ({'; '.join(errors.values())}); "
+                                         "scores written so far are kept, retry the job when the servers are up"))
                         return
-                    time.sleep(self.opts.backoff_s * (2 ** attempt))
                     work.put((i, attempt + 1))
                     continue
                 except BaseException as exc:  # 4xx and anything unexpected: fail now, with the reason
-                    finish(exc)
+                    fail(exc)
                     return
-                results[i] = res
                 with lock:
-                    remaining[0] -= 1
-                finish()
+                    strikes[endpoint] = 0
+                    results[i] = res
+                    state["remaining"] -= 1
+                    if state["remaining"] == 0:
+                        done.set()
 
         threads = [threading.Thread(target=worker, args=(ep,), daemon=True)
                    for ep in self.opts.endpoints for _ in range(self.opts.concurrency)]
         for t in threads:
             t.start()
         done.wait()
-        for _ in threads:
-            work.put(None)
+        for t in threads:  # on failure a thread may still wait on a request: daemon threads, not waited for
+            t.join(timeout=0 if failure else 1)
         if failure:
             raise failure[0]
         return results
@@ -271,9 +278,10 @@ class ServerLM:
         return out
 
     def generate(self, prompts: Sequence[Sequence[int]], sampling: Sampling) -> list[list[str]]:
+        extra = {} if sampling.seed is None else {"seed": int(sampling.seed)}
         bodies = [{"model": self.model, "prompt": list(p), "n": int(sampling.n), "temperature": float(sampling.temperature),
-                   "max_tokens": int(sampling.max_tokens), "seed": int(sampling.seed), "stop": list(sampling.stop) or None,
-                   "skip_special_tokens": True} for p in prompts]
+                   "max_tokens": int(sampling.max_tokens), "stop": list(sampling.stop) or None,
+                   "skip_special_tokens": True, **extra} for p in prompts]
         return [[c["text"] for c in sorted(res["choices"], key=lambda c: c["index"])]
                 for res in self.pool.map("/v1/completions", bodies)]
 

@@ -81,7 +81,7 @@ def autorace_prompt(criteria: str, trace: TraceInput) -> str:
 def _sampling(opts: dict[str, Any]) -> Sampling:
     k = int(opts.get("samples", 1))
     temp = float(opts.get("temperature", 0.0 if k == 1 else 0.7))
-    return Sampling(n=k, temperature=temp, max_tokens=int(opts.get("max_tokens", 1024)), seed=int(opts.get("seed", 0)))
+    return Sampling(n=k, temperature=temp, max_tokens=int(opts.get("max_tokens", 1024)), seed=None if opts.get("seed") is None else int(opts["seed"]))
 
 
 def criteria(engine: Any) -> str:
@@ -199,6 +199,6 @@ RECIPE = Recipe(
         "samples": "self-consistency: samples per trace, majority vote (default 1 = greedy)",
         "temperature": "sampling temperature (default 0 for 1 sample, 0.7 for more)",
         "max_tokens": "longest judge answer in tokens (default 1024)",
-        "seed": "sampling seed (default 0)",
+        "seed": "per-request sampling seed (default: the engine's; ignored by vllm on CPU)",
     },
 )

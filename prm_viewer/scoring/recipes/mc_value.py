@@ -84,7 +84,7 @@ def score(engine: Any, traces: Sequence[TraceInput]) -> Any:
     n = int(opts.get("rollouts", 8))
     mode = opts.get("mode", "soft")
     sampling = Sampling(n=n, temperature=float(opts.get("temperature", 0.7)),
-                        max_tokens=int(opts.get("max_tokens", 256)), seed=int(opts.get("seed", 0)))
+                        max_tokens=int(opts.get("max_tokens", 256)), seed=None if opts.get("seed") is None else int(opts["seed"]))
     limit = engine.runner.max_length
     results: list[TraceResult | None] = [None] * len(traces)
     jobs: list[tuple[int, list[str], str]] = []
@@ -139,6 +139,6 @@ RECIPE = Recipe(
         "mode": "soft (fraction correct, default) or hard (1 if any rollout is correct)",
         "temperature": "prover sampling temperature (default 0.7)",
         "max_tokens": "longest rollout in tokens (default 256)",
-        "seed": "sampling seed (default 0)",
+        "seed": "per-request sampling seed (default: the engine's; ignored by vllm on CPU)",
     },
 )

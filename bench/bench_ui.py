@@ -1,0 +1,229 @@
+"""Dashboard benchmark: 100,000 traces / 1,000,000 steps / one scorer in the store.
+
+Usage (repository root, venv active; needs /usr/bin/chromium and the playwright package)::
+
+    python bench/bench_ui.py                  # 100k traces x 10 steps
+    python bench/bench_ui.py --traces 20000   # smaller
+
+What it measures:
+
+1. the reads behind the pages, in-process, against a naive baseline in the same run (load the
+   traces with their score aggregates into pandas, then filter / sort / page in Python; for the
+   Trace page, load every step and score of the dataset and select in pandas);
+2. the real app (``streamlit run app.py``) in headless Chromium: cold start to first paint of the
+   Library page (process launch to a settled page), Explorer + heatmap render (first visit, cache
+   cold, and a second visit), Trace page render, and the server's RSS afterwards.
+
+A page counts as rendered when its DOM stops changing (no skeleton, every chart drawn); the one
+second of quiet used to detect that is not included in the figures. The store is built under /tmp
+through the real import path and ``Store.insert_step_scores``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def build_store(db: Path, n_traces: int, n_steps: int, seed: int = 0) -> dict[str, Any]:
+    import numpy as np
+    import pyarrow as pa
+
+    from prm_viewer.ingest import import_file
+    from prm_viewer.store import Store
+
+    rng = random.Random(seed)
+    src = db.parent / "bench_traces.jsonl"
+    with open(src, "w", encoding="utf-8") as fh:
+        for i in range(n_traces):
+            label = rng.choice([-1, -1] + list(range(n_steps)))
+            steps = [f"Step {k}: we compute {rng.randint(1, 99)} + {rng.randint(1, 99)} and $x_{k} = {rng.random():.3f}$."
+                     for k in range(n_steps)]
+            fh.write(json.dumps({"id": f"b-{i}", "generator": f"policy-{i % 3}", "problem": f"Problem {i % 5000}: find x.",
+                                 "steps": steps, "final_answer_correct": label == -1, "label": label}) + "\n")
+    store = Store(db)
+    t = time.perf_counter()
+    report = import_file(store, src, name="bench")
+    import_s = time.perf_counter() - t
+    did = report.dataset_id
+    store.upsert_scorer(None, {"scorer_id": "bench-prm", "name": "bench-prm", "recipe": "imported", "threshold": 0.5})
+    n = n_traces * n_steps
+    gen = np.random.default_rng(seed)
+    ordinals = np.repeat(np.arange(n_traces), n_steps)
+    table = pa.table({
+        "scorer_id": pa.array(["bench-prm"] * n),
+        "trace_id": pa.array([f"{did}-{o}" for o in ordinals]),
+        "step_idx": pa.array(np.tile(np.arange(n_steps), n_traces).astype("int32")),
+        "score": pa.array(gen.beta(4, 1.5, n)),
+        "raw": pa.nulls(n, pa.float64()),
+        "note": pa.nulls(n, pa.string()),
+    })
+    store.insert_step_scores(None, table)
+    store.close()
+    return {"dataset_id": did, "import_s": import_s, "traces": report.traces, "steps": report.steps}
+
+
+def timeit(fn: Any, repeat: int = 5) -> float:
+    fn()  # warm DuckDB's and the OS's caches: both paths get the same treatment
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return median(times)
+
+
+def query_bench(db: Path, did: str) -> dict[str, float]:
+    from prm_viewer import queries
+    from prm_viewer.queries import TraceFilter
+    from prm_viewer.store import Store
+
+    store = Store(db)
+    cur = store.cursor()
+    f = TraceFilter(datasets=(did,), scorer="bench-prm", gold_error="present")
+
+    def ours_explorer() -> None:
+        queries.explorer_count(store, f)
+        page = queries.explorer_page(store, f, sort="min_score", limit=200, offset=400)
+        queries.heatmap_scores(store, "bench-prm", tuple(page["trace_id"]))
+
+    def naive_explorer() -> None:
+        traces = cur.execute("SELECT * FROM traces").df()
+        agg = cur.execute("SELECT * FROM trace_aggregates WHERE scorer_id = 'bench-prm'").df()
+        df = traces.merge(agg, on="trace_id", how="left")
+        df = df[(df["dataset_id"] == did) & (df["gold_first_error"] >= 0)]
+        page = df.sort_values("score_min").iloc[400:600]
+        scores = cur.execute("SELECT * FROM step_scores WHERE scorer_id = 'bench-prm'").df()
+        scores[scores["trace_id"].isin(set(page["trace_id"]))]
+
+    tid = f"{did}-{4321}"
+
+    def ours_trace() -> None:
+        queries.trace_header(store, tid)
+        queries.trace_steps(store, tid)
+        queries.trace_step_scores(store, tid)
+        queries.trace_predictions(store, tid)
+        queries.explorer_neighbours(store, TraceFilter(datasets=(did,)), tid)
+
+    def naive_trace() -> None:
+        steps = cur.execute("SELECT * FROM steps").df()
+        scores = cur.execute("SELECT * FROM step_scores").df()
+        steps[steps["trace_id"] == tid].merge(scores[scores["trace_id"] == tid], on=["trace_id", "step_idx"], how="left")
+
+    out = {
+        "explorer_ours_s": timeit(ours_explorer), "explorer_naive_s": timeit(naive_explorer, repeat=2),
+        "trace_ours_s": timeit(ours_trace), "trace_naive_s": timeit(naive_trace, repeat=2),
+    }
+    store.close()
+    return out
+
+
+def browser_bench(db: Path, did: str) -> dict[str, float]:
+    import psutil
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.server import app_server, launch_browser, wait_idle
+
+    out: dict[str, float] = {}
+    with sync_playwright() as pw:
+        browser = launch_browser(pw)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        t0 = time.monotonic()
+        with app_server(db, env={"PRM_VIEWER_DEMO_ON_EMPTY": "0"}, timeout=300) as (base, proc):
+            out["server_healthy_s"] = time.monotonic() - t0
+            page.goto(base + "/library")
+            out["cold_start_to_first_paint_s"] = wait_idle(page, timeout=300) - t0
+            url = f"{base}/explorer?ds={did}&scorer=bench-prm&gold=present&sort=min_score&page=3"
+            for label in ("explorer_first_visit_s", "explorer_second_visit_s"):
+                t = time.monotonic()
+                page.goto(url)
+                out[label] = wait_idle(page, timeout=300) - t
+            assert page.locator("[data-testid='stPlotlyChart']").count() == 1
+            t = time.monotonic()
+            page.goto(f"{base}/trace?trace={did}-4321")
+            out["trace_load_s"] = wait_idle(page, timeout=300) - t
+            visits = []
+            for k in (4322, 4323, 4324):  # in-session: the Next button, no page reload
+                t = time.monotonic()
+                page.get_by_role("button", name="Next").click()
+                page.wait_for_function(f"() => location.search.includes('trace={did}-{k}')")
+                visits.append(wait_idle(page, timeout=300) - t)
+            out["trace_next_s"] = median(visits)
+            out["server_rss_mb"] = psutil.Process(proc.pid).memory_info().rss / 2**20
+        browser.close()
+    return out
+
+
+def script_bench(db: Path, did: str) -> dict[str, float]:
+    """Server-side run time of the page scripts (Streamlit's AppTest, same process, warm caches
+    after the first run): what the server spends before the browser draws."""
+    import os
+
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["PRM_VIEWER_DB"] = str(db)
+    os.environ["PRM_VIEWER_DEMO_ON_EMPTY"] = "0"
+
+    def run(page: str, params: dict[str, str]) -> float:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+        for k, v in params.items():
+            at.query_params[k] = v
+        at.switch_page(f"pages/{page}.py")
+        t = time.perf_counter()
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return time.perf_counter() - t
+
+    explorer = {"ds": did, "scorer": "bench-prm", "gold": "present", "sort": "min_score", "page": "3"}
+    out = {"script_explorer_cold_s": run("explorer", explorer)}
+    out["script_explorer_warm_s"] = median(run("explorer", explorer) for _ in range(3))
+    out["script_explorer_other_page_s"] = run("explorer", {**explorer, "page": "7"})
+    out["script_trace_s"] = median(run("trace", {"trace": f"{did}-{k}"}) for k in (1001, 1002, 1003))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--traces", type=int, default=100_000)
+    ap.add_argument("--steps", type=int, default=10)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="prm_bench_ui_") as tmp:
+        db = Path(tmp) / "bench.duckdb"
+        built = build_store(db, args.traces, args.steps)
+        print(json.dumps(built), flush=True)
+        q = query_bench(db, built["dataset_id"])
+        print(json.dumps(q), flush=True)
+        b = browser_bench(db, built["dataset_id"])  # before AppTest: it would hold the store's file
+        print(json.dumps(b), flush=True)
+        sc = script_bench(db, built["dataset_id"])
+        print(json.dumps(sc), flush=True)
+    print(f"\n| measure ({built['traces']:,} traces, {built['steps']:,} steps, 1 scorer) | value |\n|---|---|")
+    print(f"| Explorer reads (count + page 3 sorted by min score + heatmap cells) | {q['explorer_ours_s'] * 1000:.0f} ms |")
+    print(f"| same, naive pandas baseline | {q['explorer_naive_s'] * 1000:.0f} ms ({q['explorer_naive_s'] / q['explorer_ours_s']:.0f}x slower) |")
+    print(f"| Trace reads (header, steps, scores, predictions, prev/next) | {q['trace_ours_s'] * 1000:.0f} ms |")
+    print(f"| same, naive pandas baseline | {q['trace_naive_s'] * 1000:.0f} ms ({q['trace_naive_s'] / q['trace_ours_s']:.0f}x slower) |")
+    print(f"| cold start to first paint (launch to settled Library page) | {b['cold_start_to_first_paint_s']:.2f} s (server healthy after {b['server_healthy_s']:.2f} s) |")
+    print(f"| Explorer + heatmap script run, server side: cache cold / warm / another page | "
+          f"{sc['script_explorer_cold_s'] * 1000:.0f} / {sc['script_explorer_warm_s'] * 1000:.0f} / "
+          f"{sc['script_explorer_other_page_s'] * 1000:.0f} ms |")
+    print(f"| Trace script run, server side (median of 3 traces, cache cold) | {sc['script_trace_s'] * 1000:.0f} ms |")
+    print(f"| Explorer + heatmap in the browser, full page load: first / second visit | "
+          f"{b['explorer_first_visit_s']:.2f} / {b['explorer_second_visit_s']:.2f} s |")
+    print(f"| Trace in the browser: full page load / Next button in session (median of 3) | "
+          f"{b['trace_load_s'] * 1000:.0f} / {b['trace_next_s'] * 1000:.0f} ms |")
+    print(f"| server RSS after these pages | {b['server_rss_mb']:.0f} MB |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
