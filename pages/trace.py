@@ -49,10 +49,12 @@ sort = params.get("sort", ["order"])[0]
 sort = sort if sort in filters.SORT_LABELS else "order"
 descending = params.get("desc", ["0"])[0] == "1"
 usable = flt != TraceFilter() and (flt.scorer or sort in {"order", "gold_first_error"})
-nav = cached(queries.explorer_neighbours, store, flt, trace_id, sort, descending) if usable else None
+# The ordered ids of the whole filter are cached (per data version), so Previous/Next through
+# a filter costs a lookup in that array, not a query per trace.
+nav = queries.neighbours_in(cached(queries.explorer_order, store, flt, sort, descending), trace_id) if usable else None
 if nav is None or nav["position"] is None:
     flt, sort, descending = TraceFilter(datasets=(head["dataset_id"],)), "order", False
-    nav = cached(queries.explorer_neighbours, store, flt, trace_id, sort, descending)
+    nav = queries.neighbours_in(cached(queries.explorer_order, store, flt, sort, descending), trace_id)
 view = {"sort": sort if sort != "order" else "", "desc": "1" if descending else ""}
 c1, c2, c3, c4 = st.columns([1, 1, 2, 2], vertical_alignment="center")
 # Buttons + switch_page rather than page links: a link to the same page keeps the old query
@@ -78,8 +80,7 @@ facts = {
 st.markdown(" · ".join(f"**{k}**: {plain(str(v), 80)}" for k, v in facts.items() if v is not None and v != ""))
 
 steps = cached(queries.trace_steps, store, trace_id)
-scores = cached(queries.trace_step_scores, store, trace_id)
-preds = cached(queries.trace_predictions, store, trace_id)
+scores, preds = cached(queries.trace_scores_and_predictions, store, trace_id)
 predicted = {str(r.scorer): None if pd.isna(r.predicted_first_error) else int(r.predicted_first_error)
              for r in preds.itertuples(index=False)}
 

@@ -567,10 +567,24 @@ def _in_list(column: str, values: Sequence[str], clauses: list[str], params: lis
         params.append([str(v) for v in values])
 
 
-def _explorer_base(store: Store, f: TraceFilter) -> tuple[str, list[Any]]:
-    """SELECT of every trace matching ``f`` with its per-scorer aggregates (not yet ordered)."""
+_AGG_SORTS = frozenset({"pred_first_error", "min_score", "disagreement"})
+"""Sorts that need the scorer's per-trace aggregates."""
+
+
+def _explorer_base(store: Store, f: TraceFilter, lean: bool = False, sort: str | None = None) -> tuple[str, list[Any]]:
+    """SELECT of every trace matching ``f`` with its per-scorer aggregates (not yet ordered).
+
+    ``lean``: only what filtering and sorting by ``sort`` need (counts, previous/next, id lists):
+    the aggregate over every step score and the problem text are joined only when the filter or
+    the sort uses them, which is most of the cost at 1M steps.
+    """
     params: list[Any] = []
-    if f.scorer:
+    needs_agg = not lean or f.pred_error != "any" or f.min_score is not None or f.last_score is not None \
+        or sort in _AGG_SORTS
+    if f.scorer and not needs_agg:
+        if store.cursor().execute("SELECT 1 FROM scorers WHERE scorer_id = ?", [f.scorer]).fetchone() is None:
+            raise NotFound(f"no scorer with id '{f.scorer}'")
+    if f.scorer and needs_agg:
         row = store.cursor().execute("SELECT threshold FROM scorers WHERE scorer_id = ?", [f.scorer]).fetchone()
         if row is None:
             raise NotFound(f"no scorer with id '{f.scorer}'")
@@ -613,14 +627,20 @@ def _explorer_base(store: Store, f: TraceFilter) -> tuple[str, list[Any]]:
         clauses.append("""(contains(lower(p.problem), ?) OR EXISTS (
                               SELECT 1 FROM steps s WHERE s.trace_id = t.trace_id AND contains(lower(s.text), ?)))""")
         params += [needle, needle]
-    sql = f"""SELECT t.trace_id, d.name AS dataset, d.synthetic, t.ordinal, t.source_id, t.generator,
-                     t.category, t.split, t.n_steps, t.final_answer_correct, t.gold_first_error,
-                     {cols},
-                     left(p.problem, 160) AS problem
-              FROM traces t JOIN datasets d ON d.dataset_id = t.dataset_id
-                   JOIN problems p ON p.problem_id = t.problem_id
-                   {agg}
-              WHERE {' AND '.join(clauses)}"""
+    if lean:
+        problem = "JOIN problems p ON p.problem_id = t.problem_id" if f.text.strip() else ""
+        sql = f"""SELECT t.trace_id, d.name AS dataset, t.ordinal, t.n_steps, t.gold_first_error, {cols}
+                  FROM traces t JOIN datasets d ON d.dataset_id = t.dataset_id {problem} {agg}
+                  WHERE {' AND '.join(clauses)}"""
+    else:
+        sql = f"""SELECT t.trace_id, d.name AS dataset, d.synthetic, t.ordinal, t.source_id, t.generator,
+                         t.category, t.split, t.n_steps, t.final_answer_correct, t.gold_first_error,
+                         {cols},
+                         left(p.problem, 160) AS problem
+                  FROM traces t JOIN datasets d ON d.dataset_id = t.dataset_id
+                       JOIN problems p ON p.problem_id = t.problem_id
+                       {agg}
+                  WHERE {' AND '.join(clauses)}"""
     # disagreement = distance between predicted and gold first error ('no error' = after the last step).
     sql = f"""SELECT *, abs(CASE WHEN pred_first_error = -1 THEN n_steps ELSE pred_first_error END
                           - CASE WHEN gold_first_error = -1 THEN n_steps ELSE gold_first_error END) AS disagreement
@@ -640,7 +660,7 @@ def _order_by(sort: str, descending: bool) -> str:
 
 def explorer_count(store: Store, f: TraceFilter) -> int:
     """How many traces match ``f``."""
-    sql, params = _explorer_base(store, f)
+    sql, params = _explorer_base(store, f, lean=True)
     return int(store.cursor().execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])
 
 
@@ -656,24 +676,40 @@ def explorer_page(store: Store, f: TraceFilter, sort: str = "order", descending:
 
 def explorer_trace_ids(store: Store, f: TraceFilter) -> list[str]:
     """Every matching trace id (for an export of exactly the current filter)."""
-    sql, params = _explorer_base(store, f)
+    sql, params = _explorer_base(store, f, lean=True)
     return [r[0] for r in store.cursor().execute(f"SELECT trace_id FROM ({sql}) ORDER BY dataset, ordinal", params).fetchall()]
+
+
+def explorer_order(store: Store, f: TraceFilter, sort: str = "order", descending: bool = False) -> Any:
+    """Every matching trace id in the Explorer's sort order, as an Arrow string array.
+
+    The Trace page caches this per data version + filter + sort (``ui.state.cached``), so
+    previous/next while stepping through a filter is an array lookup, not a query; Arrow keeps
+    the cached value cheap to copy (one buffer, not 100k Python strings)."""
+    sql, params = _explorer_base(store, f, lean=True, sort=sort)
+    table = store.cursor().execute(
+        f"SELECT trace_id FROM ({sql}) ORDER BY {_order_by(sort, descending)}", params).fetch_arrow_table()
+    return table.column(0).combine_chunks()
+
+
+def neighbours_in(order: Any, trace_id: str) -> dict[str, Any]:
+    """``{previous, next, position (1-based), total}`` of ``trace_id`` in an :func:`explorer_order`
+    array; all None when it is not there."""
+    import pyarrow.compute as pc
+
+    i = pc.index(order, trace_id).as_py()
+    if i < 0:
+        return {"previous": None, "next": None, "position": None, "total": None}
+    return {"previous": order[i - 1].as_py() if i > 0 else None,
+            "next": order[i + 1].as_py() if i + 1 < len(order) else None,
+            "position": i + 1, "total": len(order)}
 
 
 def explorer_neighbours(store: Store, f: TraceFilter, trace_id: str, sort: str = "order",
                         descending: bool = False) -> dict[str, Any]:
     """``{previous, next, position (1-based), total}`` of a trace in the filtered, sorted list;
     all None when the trace does not match the filter."""
-    sql, params = _explorer_base(store, f)
-    row = store.cursor().execute(
-        f"""SELECT lag(trace_id) OVER w, lead(trace_id) OVER w, row_number() OVER w, count(*) OVER ()
-            FROM ({sql}) WINDOW w AS (ORDER BY {_order_by(sort, descending)})
-            QUALIFY trace_id = ?""",
-        params + [trace_id],
-    ).fetchone()
-    if row is None:
-        return {"previous": None, "next": None, "position": None, "total": None}
-    return {"previous": row[0], "next": row[1], "position": int(row[2]), "total": int(row[3])}
+    return neighbours_in(explorer_order(store, f, sort, descending), trace_id)
 
 
 def explorer_options(store: Store) -> dict[str, Any]:
@@ -741,14 +777,9 @@ def trace_step_scores(store: Store, trace_id: str) -> pd.DataFrame:
     ).df()
 
 
-def trace_predictions(store: Store, trace_id: str) -> pd.DataFrame:
-    """Each scorer's predicted first error on one trace (-1 none): from step scores (first step
-    below the scorer's threshold) or from a judge's trace-level verdict. Columns ``scorer_id,
-    scorer, threshold, synthetic, predicted_first_error, verdict, raw_output``."""
-    return store.cursor().execute(
-        """WITH step_pred AS (
+_TRACE_PREDICTIONS = """WITH step_pred AS (
                SELECT s.scorer_id, coalesce(min(s.step_idx) FILTER (WHERE s.score < sc.threshold), -1) AS pfe
-               FROM step_scores s JOIN scorers sc ON sc.scorer_id = s.scorer_id
+               FROM {steps} s JOIN scorers sc ON sc.scorer_id = s.scorer_id
                WHERE s.trace_id = ? AND s.score IS NOT NULL GROUP BY s.scorer_id),
            k AS (SELECT scorer_id FROM step_pred UNION SELECT scorer_id FROM trace_scores WHERE trace_id = ?)
            SELECT sc.scorer_id, sc.name AS scorer, sc.threshold, sc.synthetic,
@@ -756,9 +787,31 @@ def trace_predictions(store: Store, trace_id: str) -> pd.DataFrame:
            FROM k JOIN scorers sc ON sc.scorer_id = k.scorer_id
                 LEFT JOIN step_pred sp ON sp.scorer_id = k.scorer_id
                 LEFT JOIN trace_scores ts ON ts.scorer_id = k.scorer_id AND ts.trace_id = ?
-           ORDER BY sc.created_at, sc.name""",
-        [trace_id, trace_id, trace_id],
-    ).df()
+           ORDER BY sc.created_at, sc.name"""
+
+
+def trace_predictions(store: Store, trace_id: str) -> pd.DataFrame:
+    """Each scorer's predicted first error on one trace (-1 none): from step scores (first step
+    below the scorer's threshold) or from a judge's trace-level verdict. Columns ``scorer_id,
+    scorer, threshold, synthetic, predicted_first_error, verdict, raw_output``."""
+    return store.cursor().execute(_TRACE_PREDICTIONS.format(steps="step_scores"), [trace_id, trace_id, trace_id]).df()
+
+
+def trace_scores_and_predictions(store: Store, trace_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(trace_step_scores, trace_predictions)`` of one trace with ONE scan of step_scores.
+
+    Finding one trace's rows costs a scan of every step score (DuckDB does not use the
+    composite primary key's index for it), so the predictions are computed from the already fetched rows."""
+    scores = trace_step_scores(store, trace_id)
+    cur = store.cursor()
+    # A per-call name: the cursor is shared by the thread's reruns.
+    name = f"_trace_rows_{id(scores)}"
+    cur.register(name, scores.assign(trace_id=trace_id))
+    try:
+        preds = cur.execute(_TRACE_PREDICTIONS.format(steps=name), [trace_id, trace_id, trace_id]).df()
+    finally:
+        cur.unregister(name)
+    return scores, preds
 
 
 # ---- scoring engine (jobs) ----

@@ -36,7 +36,7 @@ class ScorerSpec:
     backend: str = "transformers"
     device: str = "auto"
     dtype: str = "auto"
-    batch_tokens: int = 16384
+    batch_tokens: int = 0  # 0 = auto (see backends.transformers_backend.resolve_batch_tokens)
     trust_remote_code: bool = False
     max_length: int | None = None
     """Override of the model's context (tokens)."""
@@ -85,7 +85,7 @@ class Engine:
             if tok.get_vocab() != self.prepared.tokenizer.get_vocab():
                 raise RecipeError(f"the {role} model '{checkpoint}' has another tokenizer than the scorer's checkpoint")
             base = {k: v for k, v in (self.run_spec.options or {}).items() if not isinstance(v, dict)}
-            opts = {**base, **((self.run_spec.options or {}).get(role) or {})}
+            opts = {**base, **((self.run_spec.options or {}).get(role) or {}), "role": role}
             self.others[role] = self.backend.load(replace(self.run_spec, checkpoint=ckpt, options=opts))
         return self.others[role]
 

@@ -26,12 +26,17 @@ class TransformersLM:
             from transformers import AutoModelForCausalLM
         except ImportError:
             raise MissingDependency("torch", "pip install -r requirements.txt", "the transformers backend") from None
-        from prm_viewer.scoring.backends.transformers_backend import _context_length, resolve_device, resolve_dtype
+        from prm_viewer.scoring.backends.transformers_backend import (
+            _context_length,
+            resolve_batch_tokens,
+            resolve_device,
+            resolve_dtype,
+        )
 
         self.torch = torch
         self.device = resolve_device(spec.device)
         self.dtype = resolve_dtype(spec.dtype, self.device)
-        self.batch_tokens = int(spec.batch_tokens)
+        self.batch_tokens = resolve_batch_tokens(spec.batch_tokens, self.device)
         ckpt = spec.checkpoint
         try:
             model = AutoModelForCausalLM.from_pretrained(str(ckpt.path), dtype=getattr(torch, self.dtype),

@@ -74,8 +74,9 @@ def register_scorer(
     ``recipe``: ``None`` = detect from config.json and tokenizer. ``backend``: default
     ``transformers`` (``exact`` for model-free recipes). ``options``: the recipe's options.
     ``device``: auto|cpu|cuda; the dtype follows it (bf16 on GPU, float32 on CPU) unless given.
-    ``backend_options``: backend-specific (vllm-server: ``endpoints``, ``concurrency``...); they
-    do not change scores, so they are not part of the scorer's identity.
+    ``backend_options``: backend-specific (vllm-server: ``endpoints``, ``concurrency``...); stored
+    in the scorer's spec and part of its identity (the same model on other servers is another
+    scorer; ``PRM_VIEWER_VLLM_ENDPOINTS`` re-points an existing one at run time).
     Raises a one-line :class:`RecipeError` when anything does not fit.
     """
     from prm_viewer import settings
@@ -119,6 +120,8 @@ def register_scorer(
     )
     identity = {"recipe": rec.name, "options": opts, "revision": revision, "checkpoint": spec.checkpoint,
                 "backend": backend, "dtype": dt, "max_length": max_length, "trust_remote_code": spec.trust_remote_code}
+    if spec.backend_options:  # e.g. vllm-server endpoints: a stored scorer must say where it runs
+        identity["backend_options"] = spec.backend_options
     scorer_id = "s-" + hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
     existing = store.cursor().execute("SELECT name FROM scorers WHERE scorer_id = ?", [scorer_id]).fetchone()
     if existing and not name:

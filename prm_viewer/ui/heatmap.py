@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -83,14 +84,14 @@ def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, s
                     cmin=0.0, cmax=1.0, cmid=float(threshold), line=dict(width=0),
                     colorbar=dict(title=dict(text=scorer_name or "score"), thickness=12, len=min(1.0, 300 / max(_height(n_rows), 1)),
                                   y=1.0, yanchor="top")),
-        customdata=list(zip(scored["trace_id"], scored["step_idx"], scored["label"], scored["score"].round(3))),
+        customdata=_customdata(scored["trace_id"], scored["step_idx"], scored["label"], scored["score"].round(3)),
         hovertemplate=hover, showlegend=False,
     ))
     if len(unscored):
         fig.add_trace(go.Scatter(
             x=unscored["step_idx"], y=unscored["row"], mode="markers", name="not scored",
             marker=dict(symbol="square", size=marker_px, color=UNSCORED),
-            customdata=list(zip(unscored["trace_id"], unscored["step_idx"], unscored["label"], ["not scored"] * len(unscored))),
+            customdata=_customdata(unscored["trace_id"], unscored["step_idx"], unscored["label"], ["not scored"] * len(unscored)),
             hovertemplate=hover,
         ))
     for column, name, marker in (
@@ -120,6 +121,15 @@ def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, s
     fig.update_yaxes(tickmode="array", tickvals=list(range(n_rows)), ticktext=labels, range=[n_rows - 0.5, -0.5],
                      showgrid=False, zeroline=False, tickfont=dict(size=10))
     return fig
+
+
+def _customdata(*columns: Any) -> np.ndarray:
+    """Per-marker data as one object array: Plotly validates a numpy array in one step, whereas a
+    list of tuples is walked element by element (most of the figure's build time at 2,000 cells)."""
+    out = np.empty((len(columns[0]), len(columns)), dtype=object)
+    for j, col in enumerate(columns):
+        out[:, j] = [v.item() if isinstance(v, np.generic) else v for v in col]
+    return out
 
 
 def figure_width(max_steps: int) -> int:

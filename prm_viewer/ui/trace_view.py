@@ -63,18 +63,26 @@ def step_block(step_idx: int, text: str, gold_label: int | None, scores: pd.Data
 
 def reward_figure(scores: pd.DataFrame, gold_first_error: int | None) -> go.Figure:
     """Step score per scorer (lines), each scorer's threshold dotted, gold first error marked."""
-    fig = go.Figure()
-    for scorer, grp in scores.groupby("scorer", sort=False):
-        fig.add_trace(go.Scatter(x=grp["step_idx"], y=grp["score"], mode="lines+markers", name=str(scorer)))
+    # Built as one dict rather than add_hline/add_vline/update_layout calls: each of those
+    # re-validates the whole figure, which made the two figures most of the Trace page's run.
+    data = [dict(type="scatter", x=grp["step_idx"].tolist(), y=grp["score"].tolist(), mode="lines+markers", name=str(scorer))
+            for scorer, grp in scores.groupby("scorer", sort=False)]
+    shapes: list[dict] = []
+    notes: list[dict] = []
     for thr in sorted(set(scores["threshold"].round(4))):
-        fig.add_hline(y=float(thr), line_dash="dot", line_color="grey", annotation_text=f"threshold {thr:g}",
-                      annotation_position="bottom right")
+        shapes.append(dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=float(thr), y1=float(thr),
+                           line=dict(dash="dot", color="grey")))
+        notes.append(dict(text=f"threshold {thr:g}", xref="x domain", x=1, yref="y", y=float(thr),
+                          xanchor="right", yanchor="top", showarrow=False))
     if gold_first_error is not None and gold_first_error >= 0:
-        fig.add_vline(x=gold_first_error, line_color="red", line_width=2,
-                      annotation_text="gold first error", annotation_position="top left")
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=30), yaxis=dict(range=[-0.02, 1.02], title="P(step correct)"),
-                      xaxis=dict(title="step index (0-based)", dtick=1), legend=dict(orientation="h", y=1.12))
-    return fig
+        shapes.append(dict(type="line", xref="x", x0=gold_first_error, x1=gold_first_error, yref="y domain", y0=0, y1=1,
+                           line=dict(color="red", width=2)))
+        notes.append(dict(text="gold first error", xref="x", x=gold_first_error, yref="y domain", y=1,
+                          xanchor="right", yanchor="top", showarrow=False))
+    layout = dict(height=300, margin=dict(l=10, r=10, t=30, b=30), yaxis=dict(range=[-0.02, 1.02], title=dict(text="P(step correct)")),
+                  xaxis=dict(title=dict(text="step index (0-based)"), dtick=1), legend=dict(orientation="h", y=1.12),
+                  shapes=shapes, annotations=notes)
+    return go.Figure(dict(data=data, layout=layout))
 
 
 def progress_frame(scores: pd.DataFrame) -> pd.DataFrame:
@@ -91,10 +99,9 @@ def progress_frame(scores: pd.DataFrame) -> pd.DataFrame:
 def progress_figure(scores: pd.DataFrame) -> go.Figure:
     """Bars of step-to-step score change per scorer."""
     prog = progress_frame(scores)
-    fig = go.Figure()
-    for scorer, grp in prog.groupby("scorer", sort=False):
-        fig.add_trace(go.Bar(x=grp["step_idx"], y=grp["progress"], name=str(scorer)))
-    fig.update_layout(height=240, margin=dict(l=10, r=10, t=30, b=30), barmode="group",
-                      yaxis=dict(title="score(k) − score(k−1)"), xaxis=dict(title="step index (0-based)", dtick=1),
-                      legend=dict(orientation="h", y=1.15))
-    return fig
+    data = [dict(type="bar", x=grp["step_idx"].tolist(), y=grp["progress"].tolist(), name=str(scorer))
+            for scorer, grp in prog.groupby("scorer", sort=False)]
+    layout = dict(height=240, margin=dict(l=10, r=10, t=30, b=30), barmode="group",
+                  yaxis=dict(title=dict(text="score(k) − score(k−1)")), xaxis=dict(title=dict(text="step index (0-based)"), dtick=1),
+                  legend=dict(orientation="h", y=1.15))
+    return go.Figure(dict(data=data, layout=layout))

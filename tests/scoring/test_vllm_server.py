@@ -10,6 +10,7 @@ and every score stored before stays.
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 from pathlib import Path
@@ -147,7 +148,7 @@ def _job_until_first_shard_then_kill(store, scorer_id, dataset, kill, tmp_path):
     end = time.monotonic() + 300
     while not shard_paths(job_dir):
         runner.poll()
-        assert store.get_job(job_id)["status"] in ("queued", "running"), store.get_job(job_id)
+        assert store.get_job(job_id)["status"] in ("queued", "running"), store.get_job(job_id)["error"]
         assert time.monotonic() < end
         time.sleep(0.02)
     kill()
@@ -206,3 +207,26 @@ def test_server_dies_mid_job(servers, store, tmp_path):
     assert len(got) < len(want)
     _close(got, want)
     assert len({k[0] for k in got}) % 4 == 0, "whole shards of 4 traces"
+
+
+def test_options_and_environment_override(monkeypatch):
+    from prm_viewer.scoring.backends.vllm_server import ServerOptions
+
+    o = ServerOptions.parse({"endpoints": "http://a:1, http://b:2/", "concurrency": 3})
+    assert o.endpoints == ["http://a:1", "http://b:2"] and o.concurrency == 3
+    with pytest.raises(RecipeError, match="not an http"):
+        ServerOptions.parse({"endpoints": ["gpu1:8000"]})
+    with pytest.raises(RecipeError, match="no option speed"):
+        ServerOptions.parse({"endpoints": ["http://a:1"], "speed": 2})
+    monkeypatch.setenv("PRM_VIEWER_VLLM_ENDPOINTS", "http://moved:9")
+    assert ServerOptions.parse({"endpoints": ["http://a:1"]}).endpoints == ["http://moved:9"]
+    assert ServerOptions.parse({"endpoints": ["http://a:1"], "role": "reference"}).endpoints == ["http://a:1"]
+
+
+def test_serve_args_carry_the_recipe_facts_from_the_tokenizer(tiny):
+    qwen = _args(tiny["qwen-prm"], "qwen-prm")
+    tag = checkpoints.load_tokenizer(checkpoints.resolve(str(tiny["qwen-prm"]))).convert_tokens_to_ids("<extra_0>")
+    assert json.loads(qwen[qwen.index("--pooler-config") + 1])["step_tag_id"] == tag
+    shep = _args(tiny["shepherd"], "math-shepherd")
+    assert shep[shep.index("--convert") + 1] == "classify"
+    assert json.loads(shep[shep.index("--hf-overrides") + 1])["classifier_from_token"] == ["+", "-"]

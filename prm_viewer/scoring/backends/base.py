@@ -45,7 +45,7 @@ class RunSpec:
     """``auto`` | ``cpu`` | ``cuda`` | ``cuda:N``."""
     dtype: str = "auto"
     """``auto`` (bfloat16 on GPU, float32 on CPU) | ``float32`` | ``bfloat16`` | ``float16``."""
-    batch_tokens: int = 16384
+    batch_tokens: int = 0  # 0 = auto (see backends.transformers_backend.resolve_batch_tokens)
     """Token budget of one batch (padded tokens: batch size x longest input)."""
     trust_remote_code: bool = False
     max_length: int | None = None

@@ -32,6 +32,14 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def resolve_batch_tokens(batch_tokens: int, device: str) -> int:
+    """The token budget of one batch; 0 = auto: 4096 on CPU (bigger padded batches were slower
+    there, see BENCHMARKS.md), 16384 on a GPU."""
+    if batch_tokens and batch_tokens > 0:
+        return int(batch_tokens)
+    return 4096 if device == "cpu" else 16384
+
+
 def resolve_dtype(dtype: str, device: str) -> str:
     """``auto`` -> bfloat16 on GPU, float32 on CPU."""
     if dtype == "auto":
@@ -75,7 +83,7 @@ class TransformersRunner:
         self.device = resolve_device(spec.device)
         self.dtype = resolve_dtype(spec.dtype, self.device)
         self.kind = spec.prepared.recipe.model_kind
-        self.batch_tokens = int(spec.batch_tokens)
+        self.batch_tokens = resolve_batch_tokens(spec.batch_tokens, self.device)
         ckpt = spec.checkpoint
         cls = _model_class(spec)
         try:

@@ -56,7 +56,7 @@ def import_vllm() -> Any:
 def _engine_kwargs(spec: RunSpec) -> tuple[dict[str, Any], str, str]:
     """Arguments shared by pooling and generation engines; also (device, dtype)."""
     opts = dict(spec.options or {})
-    unknown = sorted(set(opts) - set(OPTIONS_HELP) - {"reference"})
+    unknown = sorted(set(opts) - set(OPTIONS_HELP) - {"reference", "role"})
     if unknown:
         raise RecipeError(f"backend 'vllm' has no option {', '.join(unknown)} (options: {', '.join(OPTIONS_HELP)})")
     is_cpu = _is_cpu()

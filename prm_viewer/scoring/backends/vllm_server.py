@@ -21,7 +21,9 @@ At load every endpoint is checked: reachable, serving the named model, and token
 text exactly like the local tokenizer (else: "serves another model"). A request that still fails
 after its retries fails the job with the endpoint and reason; shards already written stay, and a
 retry of the job resumes after them. ``PRM_VIEWER_VLLM_API_KEY`` (environment) is sent as a
-bearer token when set (never stored in the scorer).
+bearer token when set (never stored in the scorer). ``PRM_VIEWER_VLLM_ENDPOINTS`` (comma-separated
+URLs, environment of the app or CLI, inherited by workers) replaces a scorer's stored endpoints
+when its servers have moved.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from prm_viewer.scoring.backends.vllm_backend import rows_at_positions
 from prm_viewer.scoring.lm import LM_KIND, Sampling
 from prm_viewer.scoring.recipes.base import EncodedTrace
 
-OPTIONS = {"endpoints", "model", "concurrency", "batch_traces", "timeout_s", "retries", "backoff_s", "reference"}
+OPTIONS = {"endpoints", "model", "concurrency", "batch_traces", "timeout_s", "retries", "backoff_s", "reference", "role"}
 PROBE = "Step 1: 16 - 3 = 13. The answer is \\boxed{13}."
 
 
@@ -68,7 +70,8 @@ class ServerOptions:
         unknown = sorted(set(opts) - OPTIONS)
         if unknown:
             raise RecipeError(f"backend '{what}' has no option {', '.join(unknown)} (options: {', '.join(sorted(OPTIONS))})")
-        eps = opts.get("endpoints") or []
+        eps = None if opts.get("role") else os.environ.get("PRM_VIEWER_VLLM_ENDPOINTS")  # the scorer's own model only
+        eps = eps or opts.get("endpoints") or []  # the environment re-points a stored scorer (servers moved)
         if isinstance(eps, str):
             eps = [e for e in (x.strip() for x in eps.split(",")) if e]
         if not eps:
