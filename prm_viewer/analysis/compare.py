@@ -29,7 +29,10 @@ def per_problem(frame: pd.DataFrame, key: str = "problem_id") -> pd.DataFrame:
     """One row per problem: n_traces, acc (mean correctness over samples with a known answer),
     first_trace / first_correct (the lowest-ordinal sample), mean_min (mean trace-minimum score),
     split, category."""
-    f = frame[frame[key].notna()].sort_values(["dataset_id", "ordinal"])
+    # Only the columns used below: sorting and grouping copy every column they carry.
+    cols = [c for c in dict.fromkeys([key, "dataset_id", "ordinal", "trace_id", "final_answer_correct", "split",
+                                      "category", "min_all"]) if c in frame]
+    f = frame.loc[frame[key].notna(), cols].sort_values(["dataset_id", "ordinal"])
     correct = f["final_answer_correct"].astype("float")
     d = f.assign(_c=correct)
     g = d.groupby(key, sort=False)
@@ -146,12 +149,20 @@ def first_error_positions(fa: pd.DataFrame, fb: pd.DataFrame) -> pd.DataFrame:
     for source, col in (("gold", "gold_first_error"), ("predicted", "pred_threshold")):
         if col not in fa or col not in fb:
             continue
-        ea, eb = fa[fa[col] >= 0], fb[fb[col] >= 0]
+        # Plain arrays: filtering whole frames would copy every (string) column for two numbers.
+        ea, na = _errors_at(fa, col)
+        eb, nb = _errors_at(fb, col)
         for kind in ("absolute", "relative"):
-            va = ea[col].to_numpy(float) if kind == "absolute" else (ea[col] / ea["n_steps"]).to_numpy(float)
-            vb = eb[col].to_numpy(float) if kind == "absolute" else (eb[col] / eb["n_steps"]).to_numpy(float)
+            va, vb = (ea, eb) if kind == "absolute" else (ea / na, eb / nb)
             rows.append({"source": source, "position": kind, **asdict(two_sample(va, vb))})
     return pd.DataFrame(rows)
+
+
+def _errors_at(frame: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
+    """First-error indices (>= 0) in ``col`` and the n_steps of those traces, as float arrays."""
+    err = frame[col].to_numpy(dtype=float, na_value=np.nan)
+    keep = err >= 0
+    return err[keep], frame["n_steps"].to_numpy(dtype=float, na_value=np.nan)[keep]
 
 
 def breakdown(pairs: pd.DataFrame, by: str = "split") -> pd.DataFrame:

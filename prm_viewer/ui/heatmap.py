@@ -104,10 +104,11 @@ def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, s
         sub = page[page[column].notna() & (page[column] >= 0)]
         if sub.empty:
             continue
-        rows = [row_of[t] for t in sub["trace_id"]]
+        rows = np.array([row_of[t] for t in sub["trace_id"]], dtype=np.int64)
         fig.add_trace(go.Scatter(
             x=sub[column].astype(int), y=rows, mode="markers", name=name, marker=marker,
-            customdata=[[t, int(s), labels[r], name] for t, s, r in zip(sub["trace_id"], sub[column], rows)],
+            customdata=_customdata(sub["trace_id"], [int(s) for s in sub[column]], [labels[r] for r in rows],
+                                   [name] * len(rows)),
             hovertemplate="%{customdata[2]}<br>step %{x}: %{customdata[3]}<extra></extra>",
         ))
     max_steps = int(page["n_steps"].max()) if n_rows else 1
@@ -118,7 +119,7 @@ def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, s
     )
     fig.update_xaxes(title_text="step index (0-based)", range=[-0.7, max_steps - 0.3], dtick=1 if max_steps <= 40 else None,
                      showgrid=False, zeroline=False, side="bottom")
-    fig.update_yaxes(tickmode="array", tickvals=list(range(n_rows)), ticktext=labels, range=[n_rows - 0.5, -0.5],
+    fig.update_yaxes(tickmode="array", tickvals=list(range(n_rows)), ticktext=np.array(labels, dtype=object), range=[n_rows - 0.5, -0.5],
                      showgrid=False, zeroline=False, tickfont=dict(size=10))
     return fig
 

@@ -54,9 +54,10 @@ def step_block(step_idx: int, text: str, gold_label: int | None, scores: pd.Data
                             f"({plain(scorer, 28).replace('[', '(').replace(']', ')')})]")
         if gold_label is not None and not pd.isna(gold_label):
             head.append(LABEL_TEXT.get(int(gold_label), f"gold: {int(gold_label)}"))
-        for row in scores.itertuples(index=False):
-            score = None if pd.isna(row.score) else float(row.score)
-            head.append(score_badge(row.scorer, score, float(row.threshold)))
+        # Columns zipped rather than itertuples: that builds a namedtuple class per call, per step.
+        for scorer, value, threshold in zip(scores["scorer"], scores["score"], scores["threshold"]):
+            score = None if pd.isna(value) else float(value)
+            head.append(score_badge(scorer, score, float(threshold)))
         st.markdown(" ".join(head))
         st.markdown(safe_markdown(text))
 
