@@ -101,3 +101,20 @@ def test_final_answer_extraction():
     assert final_answer("so 3 + 4 = 7 and \\boxed{12}") == "12"
     assert final_answer("7 * 2 = 14\n14 - 3 = 11") == "11"
     assert final_answer("no digits") is None
+
+
+def test_prefixes_beyond_the_context_are_noted_not_truncated(provers):
+    t = TraceInput("x", "[synthetic demo] Start with 7. Then add 5, multiply by 3. What is the result?",
+                   ["7 + 5 = 12", "12 * 3 = 36"])
+    from transformers import AutoTokenizer
+
+    from prm_viewer.scoring.recipes.mc_value import prefix_text
+
+    tok = AutoTokenizer.from_pretrained(provers["eos"])
+    fits = len(prefix_text(tok, t.problem, t.steps[:1])[0]) + 4  # step 0's prompt + its 4 rollout tokens
+    eng = load_engine(ScorerSpec(recipe="mc-value", checkpoint=str(provers["eos"]), device="cpu", max_length=fits,
+                                 recipe_options={"rollouts": 1, "max_tokens": 4}))
+    rows = score_traces(eng, [t]).to_pylist()
+    eng.close()
+    assert rows[0]["score"] == 0.0  # "12" is not the answer 36
+    assert rows[1]["score"] is None and "exceed the prover's context" in rows[1]["note"]

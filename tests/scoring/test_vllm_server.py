@@ -15,7 +15,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from prm_viewer.errors import RecipeError
@@ -182,7 +181,7 @@ def test_server_dies_mid_job(servers, store, tmp_path):
     ckpt = str(servers["folders"]["qwen"])
     names = load_demo(store)
     ds = [store.resolve_dataset(n) for n in names]
-    slow = {"concurrency": 1, "batch_traces": 1, "retries": 3, "backoff_s": 0.1}
+    slow = {"concurrency": 1, "batch_traces": 1, "retries": 3, "backoff_s": 0.1, "timeout_s": 15}
 
     # two endpoints, one dies: its requests go to the other and the job finishes
     both = register_scorer(store, ckpt, recipe="qwen-prm", backend="vllm-server",

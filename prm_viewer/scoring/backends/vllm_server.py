@@ -28,6 +28,7 @@ when its servers have moved.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import queue
@@ -96,6 +97,8 @@ def _request(url: str, body: dict[str, Any] | None, timeout: float) -> Any:
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read())
+    except (http.client.HTTPException, ValueError) as exc:  # cut-off or garbled answer: a server dying mid-reply
+        raise _Retryable(f"{url}: incomplete answer ({type(exc).__name__})") from None
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:300].decode("utf-8", "replace")
         if exc.code >= 500:

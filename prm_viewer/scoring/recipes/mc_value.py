@@ -99,7 +99,9 @@ def score(engine: Any, traces: Sequence[TraceInput]) -> Any:
         texts = []
         for k in range(len(t.steps) + 1):  # k = steps in the prefix (0 = problem only)
             ids, done = prefix_text(prep.tokenizer, t.problem, list(t.steps[:k]))
-            prompts.append(ids if not limit else ids[: max(1, limit - sampling.max_tokens)])
+            if limit and len(ids) + sampling.max_tokens > limit:
+                break  # this prefix and longer ones do not fit with a rollout: not scored (noted below)
+            prompts.append(ids)
             texts.append(done)
         jobs.append((i, texts, ref))
     engine.tokens += sum(len(p) for p in prompts)
@@ -110,10 +112,13 @@ def score(engine: Any, traces: Sequence[TraceInput]) -> Any:
         rolls = outs[at:at + len(texts)]
         at += len(texts)
         q = values_from_rollouts(texts, rolls, ref, mode)
-        progress = np.diff(q)
-        results[i] = TraceResult(t.trace_id, q[1:].tolist(), progress.tolist(),
-                                 [f"Q(problem only) = {q[0]:.3f}; {n} rollouts per step, {mode}"] + [None] * (len(t.steps) - 1)
-                                 if len(t.steps) else [])
+        m, fit = len(t.steps), max(0, len(texts) - 1)  # steps whose prefix fitted
+        over = f"not scored: prefix + {sampling.max_tokens} rollout tokens exceed the prover's context of {limit}"
+        notes: list[str | None] = [None] * fit + [over] * (m - fit)
+        if m and texts:
+            notes[0] = f"Q(problem only) = {q[0]:.3f}; {n} rollouts per step, {mode}" + (f"; {notes[0]}" if notes[0] else "")
+        results[i] = TraceResult(t.trace_id, q[1:].tolist() + [None] * (m - fit),
+                                 np.diff(q).tolist() + [None] * (m - fit), notes)
     return results_table([r for r in results if r is not None])
 
 
