@@ -39,6 +39,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("batch_tokens", 0, "Token budget of one scoring batch (transformers backend); 0 = auto (4096 on CPU, 16384 on GPU)."),
     Setting("page_size", 200, "Rows per page in the Explorer table and heatmap."),
     Setting("max_workers", 1, "Scoring worker processes the app runs at once."),
+    Setting("vllm_endpoints", "", "Comma-separated vLLM server URLs that override a vllm-server scorer's own (re-point it)."),
+    Setting("vllm_api_key", "", "Bearer token sent to vLLM servers (never stored in the scorer)."),
     Setting("recipe_modules", "", "Comma-separated dotted modules that register plug-in scoring recipes."),
 )
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import queue
 import threading
 import time
@@ -42,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from prm_viewer import settings
 from prm_viewer.errors import RecipeError
 from prm_viewer.scoring.backends.base import Backend, RunSpec
 from prm_viewer.scoring.backends.vllm_backend import rows_at_positions
@@ -71,7 +71,7 @@ class ServerOptions:
         unknown = sorted(set(opts) - OPTIONS)
         if unknown:
             raise RecipeError(f"backend '{what}' has no option {', '.join(unknown)} (options: {', '.join(sorted(OPTIONS))})")
-        eps = None if opts.get("role") else os.environ.get("PRM_VIEWER_VLLM_ENDPOINTS")  # the scorer's own model only
+        eps = None if opts.get("role") else (settings.get("vllm_endpoints") or None)  # the scorer's own model only
         eps = eps or opts.get("endpoints") or []  # the environment re-points a stored scorer (servers moved)
         if isinstance(eps, str):
             eps = [e for e in (x.strip() for x in eps.split(",")) if e]
@@ -91,7 +91,7 @@ def _request(url: str, body: dict[str, Any] | None, timeout: float) -> Any:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
                                  headers={"Content-Type": "application/json"})
-    key = os.environ.get("PRM_VIEWER_VLLM_API_KEY")
+    key = settings.get("vllm_api_key") or None
     if key:
         req.add_header("Authorization", f"Bearer {key}")
     try:
