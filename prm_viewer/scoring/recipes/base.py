@@ -99,8 +99,10 @@ class Recipe:
     help: str
     model_kind: str
     prepare: Callable[[Any, dict[str, Any]], Prepared]
-    build_inputs: Callable[[Prepared, Sequence[TraceInput]], list[EncodedTrace]]
-    read_scores: Callable[[Prepared, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    build_inputs: Callable[[Prepared, Sequence[TraceInput]], list[EncodedTrace]] | None = None
+    """Per-position recipes: build each trace's token ids and step positions (None with ``score``)."""
+    read_scores: Callable[[Prepared, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
+    """Per-position recipes: turn the rows at step positions into scores (None with ``score``)."""
     architectures: tuple[str, ...] = ()
     """``config.json`` architectures that imply this recipe."""
     marker_tokens: tuple[str, ...] = ()
@@ -115,6 +117,8 @@ class Recipe:
     def __post_init__(self) -> None:
         if self.model_kind not in MODEL_KINDS:
             raise ValueError(f"recipe {self.name}: model_kind must be one of {MODEL_KINDS}")
+        if self.score is None and (self.build_inputs is None or self.read_scores is None):
+            raise ValueError(f"recipe {self.name}: needs build_inputs and read_scores, or score")
 
     def check_options(self, options: dict[str, Any] | None) -> dict[str, Any]:
         opts = dict(options or {})

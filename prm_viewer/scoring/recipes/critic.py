@@ -175,21 +175,12 @@ def verdict_result(trace: TraceInput, parsed: Sequence[Verdict | Unparsed], tag:
     return TraceResult(trace.trace_id, scores, raws, notes)
 
 
-def build_inputs(prep: Prepared, traces: Sequence[TraceInput]) -> list[Any]:
-    raise RecipeError("recipe critic scores through its own score() (generation), not per-position rows")
-
-
-def read_scores(prep: Prepared, rows: Any) -> Any:
-    raise RecipeError("recipe critic scores through its own score()")
-
 
 RECIPE = Recipe(
     name="critic",
     help="generative judge: ProcessBench critique prompt (\\boxed{i} = earliest wrong step) or AutoRace criteria",
     model_kind=LM_KIND,
     prepare=prepare,
-    build_inputs=build_inputs,
-    read_scores=read_scores,
     score=score,
     aggregate="min",
     options_help={

@@ -98,21 +98,12 @@ def score(engine: Any, traces: Sequence[TraceInput]) -> Any:
     return results_table(out)
 
 
-def build_inputs(prep: Prepared, traces: Sequence[TraceInput]) -> list[Any]:
-    raise RecipeError("recipe implicit-prm scores through its own score() (two models), not per-position rows")
-
-
-def read_scores(prep: Prepared, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    raise RecipeError("recipe implicit-prm scores through its own score()")
-
 
 RECIPE = Recipe(
     name="implicit-prm",
     help="PRIME/EurusPRM implicit PRM: beta * log(p_prm / p_ref) summed per step (two causal LMs); sigmoid",
     model_kind=LM_KIND,
     prepare=prepare,
-    build_inputs=build_inputs,
-    read_scores=read_scores,
     score=score,
     aggregate="min",
     options_help={

@@ -122,21 +122,12 @@ def score(engine: Any, traces: Sequence[TraceInput]) -> Any:
     return results_table([r for r in results if r is not None])
 
 
-def build_inputs(prep: Prepared, traces: Sequence[TraceInput]) -> list[Any]:
-    raise RecipeError("recipe mc-value scores through its own score() (rollouts), not per-position rows")
-
-
-def read_scores(prep: Prepared, rows: Any) -> Any:
-    raise RecipeError("recipe mc-value scores through its own score()")
-
 
 RECIPE = Recipe(
     name="mc-value",
     help="Monte-Carlo step values: fraction of prover rollouts from each step prefix reaching the reference answer",
     model_kind=LM_KIND,
     prepare=prepare,
-    build_inputs=build_inputs,
-    read_scores=read_scores,
     score=score,
     aggregate="min",
     options_help={
