@@ -155,6 +155,9 @@ def _run(job_dir: Path, spec: dict[str, Any], state: dict[str, Any], progress: P
     write_json_atomic(progress, state)
     problems = table.column("problem").to_pylist()
     steps = table.column("steps").to_pylist()
+    # Job folders written before reference answers travelled with the traces have no such column.
+    refs = (table.column("reference_answer").to_pylist() if "reference_answer" in table.column_names
+            else [None] * len(problems))
     scorer_id = spec["scorer_id"]
     per_shard = max(1, int(spec.get("shard_traces", 256)))
     existing = shard_paths(job_dir)
@@ -165,7 +168,7 @@ def _run(job_dir: Path, spec: dict[str, Any], state: dict[str, Any], progress: P
         if (job_dir / "CANCEL").exists():
             raise _Cancelled()
         chunk = todo[start:start + per_shard]
-        traces = [TraceInput(ids[i], problems[i], steps[i]) for i in chunk]
+        traces = [TraceInput(ids[i], problems[i], steps[i], refs[i]) for i in chunk]
         result = score_traces(engine, traces)
         result = result.add_column(0, "scorer_id", pa.array([scorer_id] * len(result), pa.string())).cast(SHARD_SCHEMA)
         tmp = shards / f".{next_no:05d}.parquet.tmp"

@@ -118,3 +118,40 @@ def test_prefixes_beyond_the_context_are_noted_not_truncated(provers):
     eng.close()
     assert rows[0]["score"] == 0.0  # "12" is not the answer 36
     assert rows[1]["score"] is None and "exceed the prover's context" in rows[1]["note"]
+
+
+def test_reference_answer_travels_from_the_store_to_the_worker(provers, store, tmp_path):
+    """A non-demo problem: its gold answer is only in the store (imported with the file); the job
+    path (queries -> traces.parquet -> worker) must bring it to the recipe. With the
+    stop-at-once prover, step k's value is exactly "the last number of step k equals the gold
+    answer", computed here by hand."""
+    import json
+
+    from prm_viewer.ingest import import_file
+    from prm_viewer.jobs import JobRunner
+    from prm_viewer.scoring.scorers import register_scorer
+
+    src = tmp_path / "gold.jsonl"
+    rows = [
+        {"question": "Ann has 3 bags of 4 apples and eats 2. How many apples are left?", "gold": "10",
+         "solution": "3 bags of 4 is 3*4 = 12\nShe eats 2, so 12 - 2 = 10\nThe answer is 10"},
+        {"question": "Bo reads 5 pages a day for 6 days. How many pages?", "gold": "30",
+         "solution": "5 pages for 6 days is 5+6 = 11\nSo he reads 11"},
+    ]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rep = import_file(store, src, fmt="generic", options={
+        "map": {"problem": "question", "steps": "solution", "reference_answer": "gold"}, "split_rule": "newline"})
+    sc = register_scorer(store, str(provers["eos"]), recipe="mc-value", device="cpu", name="mc-eos",
+                         options={"rollouts": 2, "max_tokens": 4})
+    runner = JobRunner(store, jobs_root=tmp_path / "jobs")
+    job = runner.wait(runner.submit(sc["name"], rep.name))
+    assert job["status"] == "done", job.get("error")
+    got = store.cursor().execute(
+        """SELECT t.ordinal, s.step_idx, s.score FROM step_scores s JOIN traces t USING (trace_id)
+           WHERE s.scorer_id = ? ORDER BY 1, 2""", [sc["scorer_id"]]).fetchall()
+    want = []
+    for i, r in enumerate(rows):
+        for k, step in enumerate(r["solution"].split("\n")):
+            want.append((i, k, 1.0 if re.findall(r"-?\d+", step)[-1] == r["gold"] else 0.0))
+    assert got == want
+    assert sum(w[2] for w in want) == 2  # the right trace's last two steps state 10; the wrong trace none

@@ -57,6 +57,8 @@ class TraceInput:
     """The problem text."""
     steps: Sequence[str]
     """The reasoning steps in order."""
+    reference_answer: str | None = None
+    """The problem's gold answer when the store has one (Monte-Carlo step values need it)."""
 
 
 @dataclass

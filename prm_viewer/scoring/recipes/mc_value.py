@@ -52,8 +52,7 @@ def reference_answer(trace: TraceInput) -> str | None:
     try:
         return str(solve(trace.problem))
     except ValueError:
-        ref = getattr(trace, "reference_answer", None)
-        return None if ref is None else str(ref)
+        return trace.reference_answer
 
 
 def prefix_text(tokenizer: Any, problem: str, steps: Sequence[str]) -> tuple[list[int], str]:
