@@ -179,7 +179,3 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
 
-
-def print_json(obj: Any) -> None:
-    """JSON for ``--json`` outputs (NaN becomes null)."""
-    print(json.dumps(obj, default=str, allow_nan=False) if obj is not None else "null")

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from prm_viewer import store as store_mod
-from prm_viewer.errors import NotFound, PrmViewerError, StoreBusy
+from prm_viewer.errors import NotFound, PrmViewerError
 from prm_viewer.ingest import import_file
 from prm_viewer.store import SCHEMA_VERSION, Store, problem_key
 from tests.conftest import TEST_DATA, snapshot
