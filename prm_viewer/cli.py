@@ -8,7 +8,6 @@ Feature packages add commands by exposing ``register(subparsers)`` in a module l
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from importlib import import_module
 from pathlib import Path
