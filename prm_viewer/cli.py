@@ -8,6 +8,7 @@ Feature packages add commands by exposing ``register(subparsers)`` in a module l
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from importlib import import_module
@@ -182,3 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep the interpreter quiet on exit
         return 0
 
+
+def print_json(obj: Any) -> None:
+    """JSON for ``--json`` outputs (callers pass NaN-free data; NaN would raise here)."""
+    print(json.dumps(obj, default=str, allow_nan=False) if obj is not None else "null")
