@@ -221,20 +221,27 @@ def check_endpoints(opts: ServerOptions, tokenizer: Any, ref: str) -> tuple[str,
     return model, (min(limits) if limits else None)
 
 
+def _connect(runner: Any, spec: RunSpec) -> None:
+    """Set up what both server runners need: options, the endpoint pool, the served model's name
+    (checked against the scorer's tokenizer) and the context length (the tighter of the spec's and
+    the servers')."""
+    opts = dict(spec.options or {})
+    opts.pop("reference", None)
+    runner.opts = ServerOptions.parse(opts)
+    runner.pool = Pool(runner.opts)
+    runner.dtype = spec.dtype
+    runner.model, limit = check_endpoints(runner.opts, spec.prepared.tokenizer, spec.checkpoint.ref)
+    runner.max_length = min(x for x in (spec.max_length, limit) if x) if (spec.max_length or limit) else None
+
+
 class ServerPoolingRunner:
     """PRM scoring through ``/pooling``; see ``backends/base.py`` for the contract."""
 
     device = "vllm-server"
 
     def __init__(self, spec: RunSpec) -> None:
-        opts = dict(spec.options or {})
-        opts.pop("reference", None)
-        self.opts = ServerOptions.parse(opts)
-        self.pool = Pool(self.opts)
+        _connect(self, spec)
         self.step_tag_id = spec.prepared.step_tag_id
-        self.dtype = spec.dtype
-        self.model, limit = check_endpoints(self.opts, spec.prepared.tokenizer, spec.checkpoint.ref)
-        self.max_length = min(x for x in (spec.max_length, limit) if x) if (spec.max_length or limit) else None
 
     def run(self, batch: Sequence[EncodedTrace]) -> list[np.ndarray]:
         todo = [i for i, e in enumerate(batch) if len(e.positions)]
@@ -262,13 +269,7 @@ class ServerLM:
     device = "vllm-server"
 
     def __init__(self, spec: RunSpec) -> None:
-        opts = dict(spec.options or {})
-        opts.pop("reference", None)
-        self.opts = ServerOptions.parse(opts)
-        self.pool = Pool(self.opts)
-        self.dtype = spec.dtype
-        self.model, limit = check_endpoints(self.opts, spec.prepared.tokenizer, spec.checkpoint.ref)
-        self.max_length = min(x for x in (spec.max_length, limit) if x) if (spec.max_length or limit) else None
+        _connect(self, spec)
 
     def prompt_logprobs(self, seqs: Sequence[Sequence[int]]) -> list[np.ndarray]:
         bodies = [{"model": self.model, "prompt": list(s), "max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0}
