@@ -1,15 +1,23 @@
-"""Scoring engine vs a naive per-trace transformers loop, on CPU, in one run.
+"""Scoring engine vs a naive per-trace transformers loop, on CPU, in one run, with a roofline.
 
 Model: a ~21M-parameter checkpoint in the Qwen2.5-Math-PRM layout (``Qwen2ForProcessRewardModel``,
 random weights, a BPE tokenizer trained here on the traces, with ``<extra_0>``), saved to disk and
-loaded through the real code path. Traces: ProcessBench (``../shared/data/ProcessBench/gsm8k.json``)
-when present, else synthetic ones. Each side runs in its own subprocess so that its peak RSS is
+loaded through the real code path. Each side runs in its own subprocess so that its peak RSS is
 its own. The naive side does what the model card does: per trace, build the chat text, encode,
 ``model(input_ids)`` under ``torch.no_grad``, softmax at the ``<extra_0>`` positions.
 
-    python bench/bench_scoring.py [--limit 200] [--batch-tokens 16384] [--threads N]
+Workloads (from ../shared/data when present, else synthetic):
+  processbench   the first ``--limit`` traces of ProcessBench gsm8k.json (almost one trace per problem)
+  gsm8k-samples  the first ``--limit // 4`` problems of grade-school-math's model solutions, four
+                 solutions per problem (the best-of-N / several-policies case)
+Sides: naive loop (float32); engine float32 (the CPU default, shared prefixes on); engine float32
+with prefix sharing off; engine bfloat16 (opt-in on CPU; scores differ by bf16 rounding).
+Roofline: the matmul throughput of this CPU measured in the same run (float32 and bfloat16, the
+model's own matrix shapes) against the FLOPs the model needs for the workload.
 
-Prints a Markdown table; the two sides' scores are also compared (max abs difference).
+    python bench/bench_scoring.py [--limit 100] [--batch-tokens 0] [--threads N] [--workloads processbench,gsm8k-samples]
+
+Prints Markdown tables; each engine side's scores are compared with the naive loop's.
 """
 
 from __future__ import annotations
@@ -25,23 +33,46 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared" / "data" / "ProcessBench" / "gsm8k.json"
+DATA = ROOT.parent / "shared" / "data"
+SIDES = {  # name -> (mode, dtype, prefix sharing)
+    "naive per-trace loop (float32)": ("naive", "float32", "off"),
+    "engine, float32 (default)": ("engine", "float32", "auto"),
+    "engine, float32, prefix sharing off": ("engine", "float32", "off"),
+    "engine, bfloat16 (opt-in)": ("engine", "bfloat16", "auto"),
+}
 
 
-def load_traces(limit: int) -> tuple[list[dict], str]:
-    if SHARED.is_file():
-        data = json.loads(SHARED.read_text())[:limit]
-        return [{"trace_id": f"pb-{i}", "problem": r["problem"], "steps": r["steps"]} for i, r in enumerate(data)], \
-            f"ProcessBench gsm8k.json (first {len(data)})"
+def _synthetic(n: int, per_problem: int) -> list[dict]:
     import random
 
     rng = random.Random(0)
     out = []
-    for i in range(limit):
+    for i in range(n):
         steps = [f"We compute {rng.randint(1, 99)} + {rng.randint(1, 99)} and then multiply by {rng.randint(2, 9)}." * 3
                  for _ in range(rng.randint(3, 12))]
-        out.append({"trace_id": f"syn-{i}", "problem": f"Problem {i}: what is the value? " * 5, "steps": steps})
-    return out, f"synthetic ({limit} traces; ../shared/data absent)"
+        out.append({"trace_id": f"syn-{i}", "problem": f"Problem {i // per_problem}: what is the value? " * 5, "steps": steps})
+    return out
+
+
+def load_traces(workload: str, limit: int) -> tuple[list[dict], str]:
+    if workload == "processbench":
+        f = DATA / "ProcessBench" / "gsm8k.json"
+        if f.is_file():
+            data = json.loads(f.read_text())[:limit]
+            return [{"trace_id": f"pb-{i}", "problem": r["problem"], "steps": r["steps"]} for i, r in enumerate(data)], \
+                f"ProcessBench gsm8k.json (first {len(data)} traces)"
+        return _synthetic(limit, 1), f"synthetic ({limit} traces, one per problem; ../shared/data absent)"
+    f = DATA / "grade-school-math" / "example_model_solutions.jsonl"
+    if f.is_file():
+        out = []
+        with f.open() as fh:
+            for i, line in zip(range(max(1, limit // 4)), fh):
+                r = json.loads(line)
+                for variant in ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification"):
+                    steps = [s for s in r[variant]["solution"].split("\n") if s.strip()]
+                    out.append({"trace_id": f"gsm-{i}-{variant}", "problem": r["question"], "steps": steps})
+        return out, f"grade-school-math model solutions (first {limit // 4} problems x 4 solutions = {len(out)} traces)"
+    return _synthetic(limit, 4), f"synthetic ({limit} traces, 4 per problem; ../shared/data absent)"
 
 
 def build_model(folder: Path, traces: list[dict]) -> None:
@@ -78,20 +109,21 @@ def build_model(folder: Path, traces: list[dict]) -> None:
     tok.save_pretrained(folder)
 
 
-def run_engine(folder: str, traces: list[dict], batch_tokens: int) -> dict:
+def run_engine(folder: str, traces: list[dict], batch_tokens: int, dtype: str, sharing: str) -> dict:
     from prm_viewer.scoring.engine import ScorerSpec, load_engine, score_traces
     from prm_viewer.scoring.recipes import TraceInput
 
-    engine = load_engine(ScorerSpec(recipe="qwen-prm", checkpoint=folder, device="cpu", batch_tokens=batch_tokens))
+    engine = load_engine(ScorerSpec(recipe="qwen-prm", checkpoint=folder, device="cpu", dtype=dtype,
+                                    batch_tokens=batch_tokens, backend_options={"prefix_sharing": sharing}))
     items = [TraceInput(t["trace_id"], t["problem"], t["steps"]) for t in traces]
     t0 = time.perf_counter()
     table = score_traces(engine, items)
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "tokens": engine.tokens, "scores": table.column("score").to_pylist()}
+    return {"seconds": seconds, "tokens": engine.tokens, "scores": table.column("score").to_pylist(),
+            "sharing": engine.runner.prefix_sharing}
 
 
 def run_naive(folder: str, traces: list[dict]) -> dict:
-    import numpy as np
     import torch
     from transformers import AutoTokenizer
 
@@ -102,70 +134,112 @@ def run_naive(folder: str, traces: list[dict]) -> dict:
     tag = tok.convert_tokens_to_ids("<extra_0>")
     system = "Please reason step by step, and put your final answer within \\boxed{}."
     scores: list[float] = []
-    tokens = 0
+    lengths: list[int] = []
     t0 = time.perf_counter()
     for t in traces:
         msgs = [{"role": "system", "content": system}, {"role": "user", "content": t["problem"]},
                 {"role": "assistant", "content": "<extra_0>".join(t["steps"]) + "<extra_0>"}]
         ids = tok.encode(tok.apply_chat_template(msgs, tokenize=False), add_special_tokens=False)
-        tokens += len(ids)
+        lengths.append(len(ids))
         x = torch.tensor([ids])
         with torch.no_grad():
             logits = model(input_ids=x).logits[0]
         probs = torch.softmax(logits[x[0] == tag].float(), dim=-1)[:, 1]
         scores.extend(probs.tolist())
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "tokens": tokens, "scores": [float(s) for s in np.asarray(scores)]}
+    cfg = model.config
+    linear = sum(m.weight.numel() for name, m in model.named_modules()
+                 if isinstance(m, torch.nn.Linear) and name.startswith("model."))
+    # FLOPs the forward passes need: 2 per weight per token in the body's linear layers, plus causal
+    # attention (QK^T and AV: 2 * L(L+1)/2 * heads*head_dim * 2 per layer); the tiny head is left out.
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    attn = sum(2 * n * (n + 1) * cfg.num_attention_heads * head_dim for n in lengths) * cfg.num_hidden_layers
+    flops = 2 * linear * sum(lengths) + attn
+    return {"seconds": seconds, "tokens": sum(lengths), "scores": scores, "flops": flops,
+            "matmul_gflops": {dt: _matmul_gflops(cfg, dt) for dt in ("float32", "bfloat16")}}
 
 
-def child(mode: str, folder: str, traces_file: str, batch_tokens: int, threads: int) -> None:
+def _matmul_gflops(cfg, dtype: str) -> float:
+    """Best throughput of this CPU on the model's own matmul shapes (a 512-token block)."""
+    import torch
+
+    dt = getattr(torch, dtype)
+    best = 0.0
+    for k, n in ((cfg.hidden_size, cfg.intermediate_size), (cfg.intermediate_size, cfg.hidden_size)):
+        a, b = torch.randn(512, k, dtype=dt), torch.randn(k, n, dtype=dt)
+        for _ in range(3):
+            a @ b
+        reps = 30
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        best = max(best, 2 * 512 * k * n * reps / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
+def child(mode: str, folder: str, traces_file: str, batch_tokens: int, threads: int, dtype: str, sharing: str) -> None:
     import torch
 
     if threads:
         torch.set_num_threads(threads)
     traces = json.loads(Path(traces_file).read_text())
-    out = run_engine(folder, traces, batch_tokens) if mode == "engine" else run_naive(folder, traces)
+    out = run_engine(folder, traces, batch_tokens, dtype, sharing) if mode == "engine" else run_naive(folder, traces)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["threads"] = torch.get_num_threads()
     print("RESULT " + json.dumps(out))
 
 
+def bench_workload(workload: str, args: argparse.Namespace, tmp: Path) -> None:
+    traces, source = load_traces(workload, args.limit)
+    folder = tmp / f"model-{workload}"
+    build_model(folder, traces)
+    tf = tmp / f"traces-{workload}.json"
+    tf.write_text(json.dumps(traces))
+    results = {}
+    for name, (mode, dtype, sharing) in SIDES.items():
+        r = subprocess.run([sys.executable, __file__, "--child", mode, str(folder), "--traces-file", str(tf),
+                            "--batch-tokens", str(args.batch_tokens), "--threads", str(args.threads),
+                            "--dtype", dtype, "--sharing", sharing],
+                           capture_output=True, text=True, check=True)
+        line = [x for x in r.stdout.splitlines() if x.startswith("RESULT ")][-1]
+        results[name] = json.loads(line[len("RESULT "):])
+    naive = results["naive per-trace loop (float32)"]
+    n = len(traces)
+    print(f"\n### {workload}: {source}\n")
+    print(f"model: Qwen2ForProcessRewardModel layout, ~21M parameters, CPU, {naive['threads']} torch threads; "
+          f"batch_tokens={args.batch_tokens or 'auto'}; {naive['tokens']} tokens, {len(naive['scores'])} steps; "
+          f"{naive['flops'] / 1e12:.2f} TFLOP of forward passes\n")
+    print("| side | seconds | tokens/s | traces/s | peak RSS (MB) | speed-up | max abs score diff vs naive |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, r in results.items():
+        diff = max(abs(a - b) for a, b in zip(naive["scores"], r["scores"]))
+        print(f"| {name} | {r['seconds']:.1f} | {naive['tokens'] / r['seconds']:.0f} | {n / r['seconds']:.2f} | "
+              f"{r['peak_rss_mb']:.0f} | {naive['seconds'] / r['seconds']:.2f}x | {diff:.1e} |")
+    g32, g16 = naive["matmul_gflops"]["float32"], naive["matmul_gflops"]["bfloat16"]
+    achieved = naive["flops"] / naive["seconds"] / 1e9
+    print(f"\nroofline: matmul peak of this CPU {g32:.0f} GFLOP/s float32, {g16:.0f} GFLOP/s bfloat16; "
+          f"the naive loop does {achieved:.0f} GFLOP/s = {100 * achieved / g32:.0f}% of the float32 peak, so any "
+          f"engine that computes every token in float32 is at most {g32 / achieved:.2f}x faster; "
+          f"in bfloat16 at most {g16 / achieved:.2f}x.")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--limit", type=int, default=200)
-    ap.add_argument("--batch-tokens", type=int, default=16384)
+    ap.add_argument("--limit", type=int, default=100)
+    ap.add_argument("--batch-tokens", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--workloads", default="processbench,gsm8k-samples")
     ap.add_argument("--child", nargs=2, metavar=("MODE", "DIR"))
     ap.add_argument("--traces-file")
+    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--sharing", default="auto")
     args = ap.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], args.traces_file, args.batch_tokens, args.threads)
+        child(args.child[0], args.child[1], args.traces_file, args.batch_tokens, args.threads, args.dtype, args.sharing)
         return
-    traces, source = load_traces(args.limit)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "bench-qwen-prm"
-        build_model(folder, traces)
-        tf = Path(tmp) / "traces.json"
-        tf.write_text(json.dumps(traces))
-        results = {}
-        for mode in ("naive", "engine"):
-            r = subprocess.run([sys.executable, __file__, "--child", mode, str(folder), "--traces-file", str(tf),
-                                "--batch-tokens", str(args.batch_tokens), "--threads", str(args.threads)],
-                               capture_output=True, text=True, check=True)
-            line = [x for x in r.stdout.splitlines() if x.startswith("RESULT ")][-1]
-            results[mode] = json.loads(line[len("RESULT "):])
-    n_params = "~21M"
-    naive, eng = results["naive"], results["engine"]
-    diff = max(abs(a - b) for a, b in zip(naive["scores"], eng["scores"]))
-    n = len(traces)
-    print(f"traces: {source}; model: Qwen2ForProcessRewardModel layout, {n_params} parameters, float32, CPU, "
-          f"{eng['threads']} torch threads; batch_tokens={args.batch_tokens}")
-    print("| side | seconds | tokens/s | traces/s | peak RSS (MB) |")
-    print("|---|---:|---:|---:|---:|")
-    for name, r in (("naive per-trace loop", naive), ("engine (transformers backend)", eng)):
-        print(f"| {name} | {r['seconds']:.1f} | {r['tokens'] / r['seconds']:.0f} | {n / r['seconds']:.2f} | {r['peak_rss_mb']:.0f} |")
-    print(f"speed-up: {naive['seconds'] / eng['seconds']:.2f}x; tokens {eng['tokens']} (engine) vs {naive['tokens']} (naive); "
-          f"max |score difference| = {diff:.2e} over {len(eng['scores'])} steps")
+        for workload in args.workloads.split(","):
+            bench_workload(workload.strip(), args, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import numpy as np
 
 from prm_viewer.errors import MissingDependency, RecipeError
 from prm_viewer.scoring.backends.base import Backend, RunSpec, buckets
+from prm_viewer.scoring.backends.prefix import Group, share_groups
 from prm_viewer.scoring.recipes.base import EncodedTrace
 
 _DTYPES = ("float32", "bfloat16", "float16")
@@ -114,34 +115,138 @@ class TransformersRunner:
         tok = spec.prepared.tokenizer
         self.pad_id = int(tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0))
         self.max_length = spec.max_length or _context_length(self.model.config, tok)
+        cfg = self.model.config
+        window = getattr(cfg, "sliding_window", None)
+        self.window = int(window) if window and getattr(cfg, "use_sliding_window", True) else None
+        mode = str((spec.options or {}).get("prefix_sharing", "auto")).lower()
+        if mode not in ("auto", "off"):
+            raise RecipeError(f"backend option prefix_sharing='{mode}': choose auto or off")
+        self.prefix_sharing = False
+        if mode == "auto":
+            self.prefix_sharing = self._probe_sharing()
 
     def run(self, batch: Sequence[EncodedTrace]) -> list[np.ndarray]:
-        torch = self.torch
         out: list[np.ndarray] = [np.zeros((0, 0))] * len(batch)
-        lengths = np.fromiter((len(e.input_ids) for e in batch), dtype=np.int64, count=len(batch))
+        groups = self._groups(batch)
+        grouped = {i for g in groups for i in g.members}
+        self._run_plain(batch, [i for i in range(len(batch)) if i not in grouped], out)
+        if groups:
+            self._run_shared(batch, groups, out)
+        return out
+
+    def _groups(self, batch: Sequence[EncodedTrace]) -> list[Group]:
+        if not self.prefix_sharing or len(batch) < 2:
+            return []
+        if self.window is not None and 2 * max(len(e.input_ids) for e in batch) > self.window:
+            return []  # padded prefixes shift cache distances: keep clear of the sliding window
+        limits = [min(min(e.positions), len(e.input_ids) - 1) if len(e.positions) else -1 for e in batch]
+        return share_groups([e.input_ids for e in batch], limits)
+
+    def _read(self, hidden: Any, rows_b: np.ndarray, rows_p: np.ndarray) -> np.ndarray:
+        """The recipe's rows: the head applied to the hidden states at (row, position) pairs only."""
+        torch = self.torch
+        sel = hidden[torch.from_numpy(rows_b).to(self.device), torch.from_numpy(rows_p).to(self.device)]
+        logits = self.head(sel)
+        if self.returned is not None:
+            logits = logits.index_select(-1, self.returned)
+        return logits.float().cpu().numpy()
+
+    def _padded(self, seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Right-padded id matrix and its mask, built with numpy (no per-token Python work)."""
+        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+        ids = np.full((len(seqs), int(lengths.max())), self.pad_id, dtype=np.int64)
+        mask = np.arange(ids.shape[1])[None, :] < lengths[:, None]
+        ids[mask] = np.concatenate([np.asarray(s, dtype=np.int64) for s in seqs])
+        return ids, mask
+
+    def _scatter(self, flat: np.ndarray, n_pos: np.ndarray, targets: Sequence[int], out: list[np.ndarray]) -> None:
+        for i, part in zip(targets, np.split(flat, np.cumsum(n_pos)[:-1])):
+            out[int(i)] = part
+
+    def _run_plain(self, batch: Sequence[EncodedTrace], which: Sequence[int], out: list[np.ndarray]) -> None:
+        torch = self.torch
+        if not len(which):
+            return
+        which = np.asarray(which, dtype=np.int64)
+        lengths = np.fromiter((len(batch[i].input_ids) for i in which), dtype=np.int64, count=len(which))
         for group in buckets(lengths, self.batch_tokens):
-            members = [batch[i] for i in group]
-            glen = lengths[group]
-            width = int(glen.max())
-            # padded id matrix and mask built with numpy: no per-token Python work
-            ids = np.full((len(members), width), self.pad_id, dtype=np.int64)
-            mask = np.arange(width)[None, :] < glen[:, None]
-            ids[mask] = np.concatenate([np.asarray(m.input_ids, dtype=np.int64) for m in members])
+            members = [batch[int(i)] for i in which[group]]
+            ids, mask = self._padded([m.input_ids for m in members])
             n_pos = np.fromiter((len(m.positions) for m in members), dtype=np.int64, count=len(members))
             rows_b = np.repeat(np.arange(len(members)), n_pos)
-            rows_p = np.concatenate([np.asarray(m.positions, dtype=np.int64) for m in members]) if n_pos.sum() else np.zeros(0, np.int64)
+            rows_p = np.concatenate([np.asarray(m.positions, dtype=np.int64) for m in members])
             with torch.inference_mode():
-                t_ids = torch.from_numpy(ids).to(self.device)
-                t_mask = torch.from_numpy(mask.astype(np.int64)).to(self.device)
-                hidden = self.body(input_ids=t_ids, attention_mask=t_mask).last_hidden_state
-                sel = hidden[torch.from_numpy(rows_b).to(self.device), torch.from_numpy(rows_p).to(self.device)]
-                logits = self.head(sel)
-                if self.returned is not None:
-                    logits = logits.index_select(-1, self.returned)
-                flat = logits.float().cpu().numpy()
-            for i, part in zip(group, np.split(flat, np.cumsum(n_pos)[:-1])):
-                out[int(i)] = part
-        return out
+                hidden = self.body(input_ids=torch.from_numpy(ids).to(self.device),
+                                   attention_mask=torch.from_numpy(mask.astype(np.int64)).to(self.device)).last_hidden_state
+                flat = self._read(hidden, rows_b, rows_p)
+            self._scatter(flat, n_pos, which[group], out)
+
+    def _run_shared(self, batch: Sequence[EncodedTrace], groups: Sequence[Group], out: list[np.ndarray]) -> None:
+        """Each group's shared prefix once (keys and values kept), then every member's continuation
+        against its group's cache. Prefixes are right-padded in a batch of groups: the padded cache
+        slots are masked out and each continuation's positions start at its own prefix length."""
+        torch = self.torch
+        from transformers import DynamicCache
+
+        shared = np.array([g.shared for g in groups], dtype=np.int64)
+        for chunk in buckets(shared, self.batch_tokens):
+            gs = [groups[int(c)] for c in chunk]
+            pre_ids, pre_mask = self._padded([batch[g.members[0]].input_ids[:g.shared] for g in gs])
+            with torch.inference_mode():
+                cache = self.body(input_ids=torch.from_numpy(pre_ids).to(self.device),
+                                  attention_mask=torch.from_numpy(pre_mask.astype(np.int64)).to(self.device),
+                                  use_cache=True).past_key_values
+            kv = [(layer.keys, layer.values) for layer in cache.layers]
+            del cache
+            owner = np.array([k for k, g in enumerate(gs) for _ in g.members], dtype=np.int64)
+            member = np.array([i for g in gs for i in g.members], dtype=np.int64)
+            start = np.array([g.shared for g in gs for _ in g.members], dtype=np.int64)
+            cont_len = np.array([len(batch[i].input_ids) for i in member], dtype=np.int64) - start
+            for sub in buckets(cont_len + pre_ids.shape[1], self.batch_tokens):
+                rows = [batch[int(i)] for i in member[sub]]
+                ids, mask = self._padded([r.input_ids[int(s):] for r, s in zip(rows, start[sub])])
+                full_mask = np.concatenate([pre_mask[owner[sub]], mask], axis=1).astype(np.int64)
+                position_ids = start[sub][:, None] + np.arange(ids.shape[1])[None, :]
+                n_pos = np.fromiter((len(r.positions) for r in rows), dtype=np.int64, count=len(rows))
+                rows_b = np.repeat(np.arange(len(rows)), n_pos)
+                rows_p = np.concatenate([np.asarray(r.positions, dtype=np.int64) - s for r, s in zip(rows, start[sub])])
+                with torch.inference_mode():
+                    pick = torch.from_numpy(owner[sub]).to(self.device)
+                    past = DynamicCache(config=self.model.config)
+                    for li, (k, v) in enumerate(kv):
+                        past.update(k.index_select(0, pick), v.index_select(0, pick), li)
+                    hidden = self.body(input_ids=torch.from_numpy(ids).to(self.device),
+                                       attention_mask=torch.from_numpy(full_mask).to(self.device),
+                                       position_ids=torch.from_numpy(position_ids).to(self.device),
+                                       past_key_values=past, use_cache=True).last_hidden_state
+                    flat = self._read(hidden, rows_b, rows_p)
+                self._scatter(flat, n_pos, member[sub], out)
+
+    def _probe_sharing(self) -> bool:
+        """Whether this model gives the same outputs with shared prefixes as without, on a small
+        made-up batch (two groups of different prefix lengths, continuations of different
+        lengths): any model that is not causal, or ignores position ids, fails and runs unshared."""
+        rng = np.random.default_rng(0)
+        vocab = int(getattr(self.model.config, "vocab_size", 0) or 0)
+        if vocab < 2:
+            return False
+        pre = [rng.integers(0, vocab, 20).tolist(), rng.integers(0, vocab, 27).tolist()]
+        probe = []
+        for k, (p, lens) in enumerate(zip(pre, ((5, 9), (3, 12)))):
+            for j, n in enumerate(lens):
+                ids = p + rng.integers(0, vocab, n).tolist()
+                probe.append(EncodedTrace(f"probe-{k}-{j}", ids, list(range(len(p), len(ids))), [None] * n))
+        groups = [Group(20, (0, 1)), Group(27, (2, 3))]
+        plain: list[np.ndarray] = [np.zeros((0, 0))] * 4
+        shared: list[np.ndarray] = [np.zeros((0, 0))] * 4
+        try:
+            self._run_plain(probe, range(4), plain)
+            self._run_shared(probe, groups, shared)
+        except Exception:  # a model that does not take a cache or position ids
+            return False
+        tol = 1e-3 if self.dtype == "float32" else 5e-2
+        return all(a.shape == b.shape and float(np.abs(a - b).max()) <= tol * (1 + float(np.abs(a).max()))
+                   for a, b in zip(plain, shared))
 
     def close(self) -> None:
         del self.model, self.body, self.head
