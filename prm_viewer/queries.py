@@ -821,12 +821,15 @@ def trace_scores_and_predictions(store: Store, trace_id: str) -> tuple[pd.DataFr
 
 def scoring_traces(store: Store, dataset_id: str) -> Any:
     """A dataset's traces as the scoring worker reads them: an Arrow table ``trace_id, problem,
-    steps, reference_answer`` (steps: list of step texts in step order), in the dataset's order."""
+    steps, reference_answer`` (steps: list of step texts in step order), in the dataset's order
+    with the traces of one problem together (from its first trace on), so that the worker's
+    shards hold whole groups of traces that share a prefix."""
     return store.cursor().execute(
         """SELECT t.trace_id, p.problem, list(s.text ORDER BY s.step_idx) AS steps, p.reference_answer
            FROM traces t JOIN problems p USING (problem_id) JOIN steps s USING (trace_id)
            WHERE t.dataset_id = ?
-           GROUP BY t.trace_id, t.ordinal, p.problem, p.reference_answer ORDER BY t.ordinal""",
+           GROUP BY t.trace_id, t.ordinal, t.problem_id, p.problem, p.reference_answer
+           ORDER BY min(t.ordinal) OVER (PARTITION BY t.problem_id), t.ordinal""",
         [dataset_id],
     ).fetch_arrow_table()
 

@@ -166,3 +166,21 @@ def test_cancel_stops_the_worker(store, tiny, tmp_path):
     assert len(shard_paths(job_dir)) == n < 400  # nothing more is written
     assert len(scores_of(store, scorer["scorer_id"])) > 0  # scores so far are kept
     assert json.loads((job_dir / "status.json").read_text())["state"] == "cancelled"
+
+
+def test_worker_input_keeps_each_problems_traces_together(store, tmp_path):
+    """traces.parquet lists a problem's traces next to each other (from the problem's first trace
+    on, then in dataset order), so that a shard holds whole groups that share a prefix."""
+    from prm_viewer import queries
+
+    problems = ["What is 2 + 2?", "What is 3 * 3?", "What is 10 - 4?"]
+    order = [0, 1, 0, 2, 1, 0]  # ordinals 0..5; problem of each
+    path = tmp_path / "mixed.jsonl"
+    with open(path, "w") as fh:
+        for i, k in enumerate(order):
+            fh.write(json.dumps({"id": f"t{i}", "generator": "m", "problem": problems[k], "steps": [f"step of {i}"],
+                                 "final_answer_correct": True, "label": -1}) + "\n")
+    ds = import_file(store, path, fmt="processbench").dataset_id
+    rows = queries.scoring_traces(store, ds).to_pylist()
+    assert [int(r["trace_id"].rsplit("-", 1)[1]) for r in rows] == [0, 2, 5, 1, 4, 3]
+    assert [r["steps"] for r in rows][:3] == [["step of 0"], ["step of 2"], ["step of 5"]]

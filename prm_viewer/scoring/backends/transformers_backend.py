@@ -5,6 +5,12 @@ one gather of the hidden states at every scored position of every trace (a singl
 then the head on those rows only. Applying the head only where a score is read matters for
 causal LMs: the vocabulary projection of every token would cost more than the body on a small
 model and is discarded anyway. Right padding keeps positions unchanged (causal attention).
+
+Shared prefixes (``prefix_sharing``, on unless turned off; see ``prefix.py``): traces of a batch
+that start with the same tokens form groups; a group's prefix runs once (``use_cache``), and each
+member's continuation runs against a copy of its group's keys and values, with position ids that
+continue after its own prefix and the padded prefix slots masked. A load-time probe compares
+shared and unshared outputs on a made-up batch and keeps sharing off for a model that differs.
 """
 
 from __future__ import annotations
