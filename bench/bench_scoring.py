@@ -15,7 +15,8 @@ with prefix sharing off; engine bfloat16 (opt-in on CPU; scores differ by bf16 r
 Roofline: the matmul throughput of this CPU measured in the same run (float32 and bfloat16, the
 model's own matrix shapes) against the FLOPs the model needs for the workload.
 
-    python bench/bench_scoring.py [--limit 100] [--batch-tokens 0] [--threads N] [--workloads processbench,gsm8k-samples]
+    python bench/bench_scoring.py [--limit 100] [--repeat 3] [--batch-tokens 0] [--threads N]
+                                  [--workloads processbench,gsm8k-samples]
 
 Prints Markdown tables; each engine side's scores are compared with the naive loop's.
 """
@@ -196,17 +197,23 @@ def bench_workload(workload: str, args: argparse.Namespace, tmp: Path) -> None:
     build_model(folder, traces)
     tf = tmp / f"traces-{workload}.json"
     tf.write_text(json.dumps(traces))
-    results = {}
-    for name, (mode, dtype, sharing) in SIDES.items():
-        r = subprocess.run([sys.executable, __file__, "--child", mode, str(folder), "--traces-file", str(tf),
-                            "--batch-tokens", str(args.batch_tokens), "--threads", str(args.threads),
-                            "--dtype", dtype, "--sharing", sharing],
-                           capture_output=True, text=True, check=True)
-        line = [x for x in r.stdout.splitlines() if x.startswith("RESULT ")][-1]
-        results[name] = json.loads(line[len("RESULT "):])
+    results: dict[str, dict] = {}
+    peak: dict[str, float] = {}  # best matmul GFLOP/s seen in any round
+    for _round in range(args.repeat):  # sides interleaved, best time of each kept: load on this shared
+        for name, (mode, dtype, sharing) in SIDES.items():  # machine hits the rounds, not one side
+            r = subprocess.run([sys.executable, __file__, "--child", mode, str(folder), "--traces-file", str(tf),
+                                "--batch-tokens", str(args.batch_tokens), "--threads", str(args.threads),
+                                "--dtype", dtype, "--sharing", sharing],
+                               capture_output=True, text=True, check=True)
+            line = [x for x in r.stdout.splitlines() if x.startswith("RESULT ")][-1]
+            res = json.loads(line[len("RESULT "):])
+            for k, v in res.get("matmul_gflops", {}).items():
+                peak[k] = max(peak.get(k, 0.0), v)
+            if name not in results or res["seconds"] < results[name]["seconds"]:
+                results[name] = res
     naive = results["naive per-trace loop (float32)"]
     n = len(traces)
-    print(f"\n### {workload}: {source}\n")
+    print(f"\n### {workload}: {source} (best of {args.repeat} round(s))\n")
     print(f"model: Qwen2ForProcessRewardModel layout, ~21M parameters, CPU, {naive['threads']} torch threads; "
           f"batch_tokens={args.batch_tokens or 'auto'}; {naive['tokens']} tokens, {len(naive['scores'])} steps; "
           f"{naive['flops'] / 1e12:.2f} TFLOP of forward passes\n")
@@ -216,7 +223,7 @@ def bench_workload(workload: str, args: argparse.Namespace, tmp: Path) -> None:
         diff = max(abs(a - b) for a, b in zip(naive["scores"], r["scores"]))
         print(f"| {name} | {r['seconds']:.1f} | {naive['tokens'] / r['seconds']:.0f} | {n / r['seconds']:.2f} | "
               f"{r['peak_rss_mb']:.0f} | {naive['seconds'] / r['seconds']:.2f}x | {diff:.1e} |")
-    g32, g16 = naive["matmul_gflops"]["float32"], naive["matmul_gflops"]["bfloat16"]
+    g32, g16 = peak["float32"], peak["bfloat16"]
     achieved = naive["flops"] / naive["seconds"] / 1e9
     print(f"\nroofline: matmul peak of this CPU {g32:.0f} GFLOP/s float32, {g16:.0f} GFLOP/s bfloat16; "
           f"the naive loop does {achieved:.0f} GFLOP/s = {100 * achieved / g32:.0f}% of the float32 peak, so any "
@@ -230,6 +237,7 @@ def main() -> None:
     ap.add_argument("--batch-tokens", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--workloads", default="processbench,gsm8k-samples")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of all sides; the best time of each is kept")
     ap.add_argument("--child", nargs=2, metavar=("MODE", "DIR"))
     ap.add_argument("--traces-file")
     ap.add_argument("--dtype", default="float32")
