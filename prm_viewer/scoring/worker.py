@@ -151,7 +151,8 @@ def _run(job_dir: Path, spec: dict[str, Any], state: dict[str, Any], progress: P
     if (job_dir / "CANCEL").exists():
         raise _Cancelled()
     engine = load_engine(ScorerSpec.from_dict(spec["scorer"]))
-    state.update(device=engine.runner.device, dtype=engine.runner.dtype, state="running")
+    state.update(device=engine.runner.device, dtype=engine.runner.dtype, state="running",
+                 prefix_sharing=getattr(engine.runner, "prefix_sharing", None))
     write_json_atomic(progress, state)
     problems = table.column("problem").to_pylist()
     steps = table.column("steps").to_pylist()

@@ -65,19 +65,22 @@ def register_form(store: Store) -> None:
         st.success(f"Detected recipe: **{detected['recipe']}** · architectures: "
                    f"{plain(', '.join(detected['architectures']) or 'none listed')} · folder: {plain(detected['path'])}")
     recipes = [AUTO, *RECIPES]
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c5 = st.columns(5)
     recipe = c1.selectbox("Recipe", recipes, key="ck_recipe", help="Auto-detect reads config.json and the tokenizer.")
     backends = [DEFAULT, *backend_names()]
     backend = c2.selectbox("Backend", backends, key="ck_backend")
     device = c3.selectbox("Device", ["auto", "cpu", "cuda"], key="ck_device")
-    threshold = c4.number_input("Threshold", 0.0, 1.0, float(settings.get("threshold")), 0.05, key="ck_threshold",
+    dtype = c4.selectbox("Precision", ["auto", "float32", "bfloat16", "float16"], key="ck_dtype",
+                         help="auto: bfloat16 on a GPU, float32 on CPU. bfloat16 on a CPU with native bf16 "
+                              "is ~1.9x faster; its scores differ by ~1e-2.")
+    threshold = c5.number_input("Threshold", 0.0, 1.0, float(settings.get("threshold")), 0.05, key="ck_threshold",
                                 help="A step scoring below it is a predicted error.")
     name = st.text_input("Scorer name (optional)", key="ck_name", placeholder="default: recipe:folder")
     if st.button("Register scorer", type="primary", key="ck_register"):
         try:
             with st.spinner("Registering…"):
                 row = register_scorer(store, ref.strip() or None, recipe=None if recipe == AUTO else recipe,
-                                      backend=None if backend == DEFAULT else backend, device=device,
+                                      backend=None if backend == DEFAULT else backend, device=device, dtype=dtype,
                                       threshold=float(threshold), name=name.strip() or None, trust_remote_code=trust)
             st.session_state["ck_registered"] = row["name"]
             st.rerun()

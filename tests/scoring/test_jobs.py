@@ -112,6 +112,7 @@ def test_sigkill_then_retry_and_restart_scores_each_step_once(store, tiny, tmp_p
     assert job_id in restarted.resume()
     job = restarted.wait(job_id, interval=0.1)
     assert job["status"] == "done", job["error"]
+    assert json.loads((job_dir / "progress.json").read_text())["prefix_sharing"] is True  # the worker shares prefixes
 
     rows = shard_rows(job_dir)
     keys = list(zip(rows["trace_id"].to_pylist(), rows["step_idx"].to_pylist()))

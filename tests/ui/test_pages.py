@@ -105,3 +105,38 @@ def test_trace_html_is_escaped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert "&lt;img src=x onerror=alert(1)&gt;" in bodies
     assert "$a<b$ and &lt;script&gt;alert(2)&lt;/script&gt;" in bodies  # math kept for KaTeX, HTML escaped
     assert "&lt;b&gt;bold?&lt;/b&gt;" in bodies
+
+
+def _register_form_script() -> None:
+    """The Library's register form alone, on the store named by PRM_VIEWER_DB (no app.py: its
+    one-time legacy-pages rerun would swallow AppTest's button click)."""
+    import os
+
+    from prm_viewer.store import Store
+    from prm_viewer.ui.checkpoints import register_form
+
+    with Store(os.environ["PRM_VIEWER_DB"]) as store:
+        register_form(store)
+
+
+def test_register_a_checkpoint_with_a_chosen_precision(empty_db: Path, tmp_path: Path) -> None:
+    """The register form passes device and precision through to the stored scorer."""
+    pytest.importorskip("torch")
+    from tests.scoring import tiny_models
+
+    folder, build = tiny_models.BUILDERS["qwen-prm"]
+    ckpt = build(tmp_path / folder)
+    at = AppTest.from_function(_register_form_script, default_timeout=120)
+    at.run()
+    at.text_input(key="ck_ref").input(str(ckpt))
+    at.selectbox(key="ck_device").select("cpu")
+    at.selectbox(key="ck_dtype").select("bfloat16")
+    at.button(key="ck_register").click()
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Registered scorer" in s.value for s in at.success)
+    with Store(empty_db) as store:
+        rows = store.cursor().execute("SELECT recipe, options FROM scorers").fetchall()
+    assert len(rows) == 1 and rows[0][0] == "qwen-prm"
+    opts = json.loads(rows[0][1]) if isinstance(rows[0][1], str) else rows[0][1]
+    assert (opts["device"], opts["dtype"]) == ("cpu", "bfloat16")
