@@ -95,10 +95,11 @@ def test_shared_prefix_scores_equal_the_model_cards_computation(tiny, model):
 
 def test_prefix_sharing_can_be_turned_off_and_rejects_unknown_values(tiny):
     folder = str(tiny["qwen-prm"])
-    off = load_engine(ScorerSpec(recipe="qwen-prm", checkpoint=folder, device="cpu",
-                                 backend_options={"prefix_sharing": "off"}))
-    assert not off.runner.prefix_sharing and off.runner._groups(
-        off.prepared.recipe.build_inputs(off.prepared, _traces())) == []
+    for value in ("off", "OFF", False):  # False: `--backend-option prefix_sharing=false` parses as JSON
+        off = load_engine(ScorerSpec(recipe="qwen-prm", checkpoint=folder, device="cpu",
+                                     backend_options={"prefix_sharing": value}))
+        assert not off.runner.prefix_sharing and off.runner._groups(
+            off.prepared.recipe.build_inputs(off.prepared, _traces())) == []
     with pytest.raises(RecipeError, match="prefix_sharing='sometimes'"):
         load_engine(ScorerSpec(recipe="qwen-prm", checkpoint=folder, device="cpu",
                                backend_options={"prefix_sharing": "sometimes"}))

@@ -124,7 +124,10 @@ class TransformersRunner:
         cfg = self.model.config
         window = getattr(cfg, "sliding_window", None)
         self.window = int(window) if window and getattr(cfg, "use_sliding_window", True) else None
-        mode = str((spec.options or {}).get("prefix_sharing", "auto")).lower()
+        mode = (spec.options or {}).get("prefix_sharing", "auto")
+        if isinstance(mode, bool):  # `--backend-option prefix_sharing=false` arrives as JSON false
+            mode = "auto" if mode else "off"
+        mode = str(mode).lower()
         if mode not in ("auto", "off"):
             raise RecipeError(f"backend option prefix_sharing='{mode}': choose auto or off")
         self.prefix_sharing = False
