@@ -42,6 +42,7 @@ def _detect(ref: str, trust_remote_code: bool) -> dict[str, Any]:
 
 def register_form(store: Store) -> None:
     from prm_viewer.scoring.backends import backend_names
+    from prm_viewer.scoring.backends.transformers_backend import DTYPES
     from prm_viewer.scoring.recipes import RECIPES
     from prm_viewer.scoring.scorers import TRUST_REMOTE_CODE_HELP, register_scorer
 
@@ -70,7 +71,7 @@ def register_form(store: Store) -> None:
     backends = [DEFAULT, *backend_names()]
     backend = c2.selectbox("Backend", backends, key="ck_backend")
     device = c3.selectbox("Device", ["auto", "cpu", "cuda"], key="ck_device")
-    dtype = c4.selectbox("Precision", ["auto", "float32", "bfloat16", "float16"], key="ck_dtype",
+    dtype = c4.selectbox("Precision", ["auto", *DTYPES], key="ck_dtype",
                          help="auto: bfloat16 on a GPU, float32 on CPU. bfloat16 on a CPU with native bf16 "
                               "is ~1.6-1.9x faster here; its scores differ by ~1e-2.")
     threshold = c5.number_input("Threshold", 0.0, 1.0, float(settings.get("threshold")), 0.05, key="ck_threshold",

@@ -25,7 +25,8 @@ from prm_viewer.scoring.backends.base import Backend, RunSpec, buckets
 from prm_viewer.scoring.backends.prefix import Group, share_groups
 from prm_viewer.scoring.recipes.base import EncodedTrace
 
-_DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = ("float32", "bfloat16", "float16")
+"""Explicit dtypes a scorer may ask for (besides ``auto``)."""
 
 
 def resolve_device(device: str) -> str:
@@ -51,8 +52,8 @@ def resolve_dtype(dtype: str, device: str) -> str:
     """``auto`` -> bfloat16 on GPU, float32 on CPU."""
     if dtype == "auto":
         return "bfloat16" if device.startswith("cuda") else "float32"
-    if dtype not in _DTYPES:
-        raise RecipeError(f"unknown dtype '{dtype}'; choose auto, {', '.join(_DTYPES)}")
+    if dtype not in DTYPES:
+        raise RecipeError(f"unknown dtype '{dtype}'; choose auto, {', '.join(DTYPES)}")
     return dtype
 
 
@@ -151,14 +152,23 @@ class TransformersRunner:
         limits = [min(min(e.positions), len(e.input_ids) - 1) if len(e.positions) else -1 for e in batch]
         return share_groups([e.input_ids for e in batch], limits)
 
-    def _read(self, hidden: Any, rows_b: np.ndarray, rows_p: np.ndarray) -> np.ndarray:
-        """The recipe's rows: the head applied to the hidden states at (row, position) pairs only."""
+    def _read_into(self, hidden: Any, rows: Sequence[EncodedTrace], targets: np.ndarray, out: list[np.ndarray],
+                   starts: np.ndarray | None = None) -> None:
+        """The recipe's rows: the head applied to the hidden states at each row's scored positions
+        only (shifted left by ``starts`` where a row is a continuation), into ``out[targets[r]]``."""
         torch = self.torch
+        n_pos = np.fromiter((len(r.positions) for r in rows), dtype=np.int64, count=len(rows))
+        rows_b = np.repeat(np.arange(len(rows)), n_pos)
+        rows_p = np.concatenate([np.asarray(r.positions, dtype=np.int64) for r in rows])
+        if starts is not None:
+            rows_p -= np.repeat(starts, n_pos)
         sel = hidden[torch.from_numpy(rows_b).to(self.device), torch.from_numpy(rows_p).to(self.device)]
         logits = self.head(sel)
         if self.returned is not None:
             logits = logits.index_select(-1, self.returned)
-        return logits.float().cpu().numpy()
+        flat = logits.float().cpu().numpy()
+        for i, part in zip(targets, np.split(flat, np.cumsum(n_pos)[:-1])):
+            out[int(i)] = part
 
     def _padded(self, seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
         """Right-padded id matrix and its mask, built with numpy (no per-token Python work)."""
@@ -167,10 +177,6 @@ class TransformersRunner:
         mask = np.arange(ids.shape[1])[None, :] < lengths[:, None]
         ids[mask] = np.concatenate([np.asarray(s, dtype=np.int64) for s in seqs])
         return ids, mask
-
-    def _scatter(self, flat: np.ndarray, n_pos: np.ndarray, targets: Sequence[int], out: list[np.ndarray]) -> None:
-        for i, part in zip(targets, np.split(flat, np.cumsum(n_pos)[:-1])):
-            out[int(i)] = part
 
     def _run_plain(self, batch: Sequence[EncodedTrace], which: Sequence[int], out: list[np.ndarray]) -> None:
         torch = self.torch
@@ -181,14 +187,10 @@ class TransformersRunner:
         for group in buckets(lengths, self.batch_tokens):
             members = [batch[int(i)] for i in which[group]]
             ids, mask = self._padded([m.input_ids for m in members])
-            n_pos = np.fromiter((len(m.positions) for m in members), dtype=np.int64, count=len(members))
-            rows_b = np.repeat(np.arange(len(members)), n_pos)
-            rows_p = np.concatenate([np.asarray(m.positions, dtype=np.int64) for m in members])
             with torch.inference_mode():
                 hidden = self.body(input_ids=torch.from_numpy(ids).to(self.device),
                                    attention_mask=torch.from_numpy(mask.astype(np.int64)).to(self.device)).last_hidden_state
-                flat = self._read(hidden, rows_b, rows_p)
-            self._scatter(flat, n_pos, which[group], out)
+                self._read_into(hidden, members, which[group], out)
 
     def _run_shared(self, batch: Sequence[EncodedTrace], groups: Sequence[Group], out: list[np.ndarray]) -> None:
         """Each group's shared prefix once (keys and values kept), then every member's continuation
@@ -216,9 +218,6 @@ class TransformersRunner:
                 ids, mask = self._padded([r.input_ids[int(s):] for r, s in zip(rows, start[sub])])
                 full_mask = np.concatenate([pre_mask[owner[sub]], mask], axis=1).astype(np.int64)
                 position_ids = start[sub][:, None] + np.arange(ids.shape[1])[None, :]
-                n_pos = np.fromiter((len(r.positions) for r in rows), dtype=np.int64, count=len(rows))
-                rows_b = np.repeat(np.arange(len(rows)), n_pos)
-                rows_p = np.concatenate([np.asarray(r.positions, dtype=np.int64) - s for r, s in zip(rows, start[sub])])
                 with torch.inference_mode():
                     pick = torch.from_numpy(owner[sub]).to(self.device)
                     past = DynamicCache(config=self.model.config)
@@ -228,8 +227,7 @@ class TransformersRunner:
                                        attention_mask=torch.from_numpy(full_mask).to(self.device),
                                        position_ids=torch.from_numpy(position_ids).to(self.device),
                                        past_key_values=past, use_cache=True).last_hidden_state
-                    flat = self._read(hidden, rows_b, rows_p)
-                self._scatter(flat, n_pos, member[sub], out)
+                    self._read_into(hidden, rows, member[sub], out, starts=start[sub])
 
     def _probe_sharing(self) -> bool:
         """Whether this model gives the same outputs with shared prefixes as without, on a small
