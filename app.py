@@ -1,4 +1,4 @@
-"""prm_viewer: the Streamlit entry point. Navigation over ``pages/`` and nothing else.
+"""prm_viewer: the Streamlit entry point. Navigation over ``pages/``, one error boundary, nothing else.
 
 Run with ``streamlit run app.py`` (or ``scripts/start.sh``). Each page has its own lower-case URL
 path (``/library``, ``/jobs``, ``/explorer``, ...), and filters live in the query string, so any
@@ -13,10 +13,11 @@ from pathlib import Path
 import streamlit as st
 
 from prm_viewer.ui.auth import require_login
+from prm_viewer.ui.boundary import run_page
 
 HERE = Path(__file__).resolve().parent
 
-# (file, title, icon, help); a page whose file is absent (still being written) is left out.
+# (file, title, icon, help); the first is the default page. A page whose file is absent is left out.
 PAGES = (
     ("pages/library.py", "Library", ":material/folder_open:", "Datasets and checkpoints: upload, tag, delete; register scorers and queue scoring."),
     ("pages/jobs.py", "Jobs", ":material/pending_actions:", "Scoring jobs with live progress; cancel, retry, read errors."),
@@ -27,11 +28,28 @@ PAGES = (
     ("pages/export.py", "Export", ":material/download:", "Download annotated CSV / Parquet / JSONL for the current filter."),
 )
 
+
+def navigation_pages() -> list[st.Page]:
+    """Every page at ``/<file stem>``, and the default page also at ``/``.
+
+    Streamlit serves the default page only at the root URL (its ``url_path`` is ignored), so a
+    documented ``/library`` would open the "Page not found" dialog. The default page is therefore
+    registered twice, as Streamlit allows for one file: at ``/`` (in the menu) and at its own path
+    (hidden from the menu, so it is listed once).
+    """
+    pages: list[st.Page] = []
+    for i, (file, title, icon, help_) in enumerate(PAGES):
+        if not (HERE / file).is_file():
+            continue
+        if i == 0:
+            pages.append(st.Page(file, title=title, icon=icon, url_path="", help=help_, default=True))
+            pages.append(st.Page(file, title=title, icon=icon, url_path=Path(file).stem, help=help_,
+                                 visibility="hidden"))
+        else:
+            pages.append(st.Page(file, title=title, icon=icon, url_path=Path(file).stem, help=help_))
+    return pages
+
+
 st.set_page_config(page_title="prm_viewer", page_icon=":material/stacked_line_chart:", layout="wide")
 require_login()
-pages = [
-    st.Page(file, title=title, icon=icon, url_path=Path(file).stem, help=help_, default=(file == PAGES[0][0]))
-    for file, title, icon, help_ in PAGES
-    if (HERE / file).is_file()
-]
-st.navigation(pages).run()
+run_page(st.navigation(navigation_pages()))

@@ -4,6 +4,8 @@ per-split breakdown, the problems where they differ most (side by side), diversi
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -15,14 +17,11 @@ from prm_viewer.analysis.jsonable import jsonable
 from prm_viewer.analysis.reports import compare_report, diversity_report, error_type_report
 from prm_viewer.errors import PrmViewerError
 from prm_viewer.ui import analysis_widgets as aw
-from prm_viewer.ui.state import cached, get_store
+from prm_viewer.ui.page import page, require_datasets
+from prm_viewer.ui.state import cached
 
-store = get_store()
-st.title("Compare runs")
-datasets = cached(queries.datasets, store)
-if datasets.empty:
-    st.info("No datasets yet: import one on the Library page.")
-    st.stop()
+store = page("Compare runs")
+datasets = require_datasets(store)
 # Default to the demo's with/without pair when tags say so.
 tags = datasets["tags"].map(lambda t: (t or {}).get("process_reward"))
 ia = int(tags.eq("with").idxmax()) if tags.eq("with").any() else 0
@@ -35,11 +34,7 @@ step_scorers = scorers[scorers["kind"] == "step"]["name"].tolist()
 c1, c2 = st.columns(2)
 scorer = c1.selectbox("Scorer for step scores", ["(none)"] + step_scorers, index=1 if step_scorers else 0, key="cmp-scorer")
 pairing = c2.radio("Pair problems by", list(cmp.PAIR_KEYS), horizontal=True, key="cmp-pair")
-try:
-    rep = cached(compare_report, store, a, b, scorer=None if scorer == "(none)" else scorer, pairing=pairing)
-except PrmViewerError as exc:
-    st.error(str(exc))
-    st.stop()
+rep = cached(compare_report, store, a, b, scorer=None if scorer == "(none)" else scorer, pairing=pairing)
 
 acc = jsonable(rep.accuracy)
 mc = acc["mcnemar"]
@@ -47,7 +42,7 @@ st.caption(f"A = {rep.a} ({rep.n_traces_a} traces), B = {rep.b} ({rep.n_traces_b
            f"{rep.n_shared_problems} shared problems.")
 
 
-def ci(x: dict) -> str:
+def ci(x: dict[str, Any]) -> str:
     return "n/a" if x["estimate"] is None else f"{x['estimate']:.1%} [{x['low']:.1%}, {x['high']:.1%}]"
 
 

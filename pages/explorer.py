@@ -5,18 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from prm_viewer import queries, settings
-from prm_viewer.errors import PrmViewerError
 from prm_viewer.ui import filters, heatmap
-from prm_viewer.ui.state import cached, get_store
+from prm_viewer.ui.page import page, require_datasets
+from prm_viewer.ui.state import cached
 from prm_viewer.ui.text import plain
 
-store = get_store()
-st.title("Explorer")
+store = page("Explorer")
+require_datasets(store)
 options = cached(queries.explorer_options, store)
-if options["datasets"].empty:
-    st.info("No datasets yet: upload one on the Library page.")
-    st.page_link("pages/library.py", label="Go to the Library", icon=":material/folder_open:")
-    st.stop()
 
 params = filters.current_params()
 flt = filters.filter_widgets(options, filters.filter_from_params(params), params=params)
@@ -41,11 +37,7 @@ if needs_scorer:
     st.warning("This sort needs a scorer (sidebar); showing dataset order.")
     sort = "order"
 
-try:
-    total = cached(queries.explorer_count, store, flt)
-except PrmViewerError as exc:
-    st.error(str(exc))
-    st.stop()
+total = cached(queries.explorer_count, store, flt)
 n_pages = max(1, -(-total // rows))
 # A new filter or sort starts again at page 1.
 signature = (flt, sort, descending, rows)

@@ -5,17 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from prm_viewer import export, queries
-from prm_viewer.errors import PrmViewerError
 from prm_viewer.queries import TraceFilter
 from prm_viewer.ui import filters
-from prm_viewer.ui.state import cached, get_store
+from prm_viewer.ui.page import page, require_datasets
+from prm_viewer.ui.state import cached
 
-store = get_store()
-st.title("Export")
+store = page("Export")
+require_datasets(store)
 options = cached(queries.explorer_options, store)
-if options["datasets"].empty:
-    st.info("No datasets yet: upload one on the Library page.")
-    st.stop()
 
 params = filters.current_params()
 flt = filters.filter_widgets(options, filters.filter_from_params(params), params=params)
@@ -34,11 +31,7 @@ fixed_layout = export.OUTPUT_FORMATS[fmt].layout
 per = c2.radio("One row per", ["step", "trace"], key="exp_per", disabled=fixed_layout is not None,
                help="Step rows carry every scorer's score per step; trace rows carry aggregates and predicted first errors.")
 
-try:
-    total = cached(queries.explorer_count, store, flt)
-except PrmViewerError as exc:
-    st.error(str(exc))
-    st.stop()
+total = cached(queries.explorer_count, store, flt)
 # Filters the export module understands directly go as they are; anything finer (scores, text,
 # predicted errors) becomes the explicit list of matching trace ids.
 only_datasets = flt == TraceFilter(datasets=flt.datasets, scorer=flt.scorer)

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import streamlit as st
-
 from prm_viewer.ui import jobs_view
-from prm_viewer.ui.state import get_runner, get_store
+from prm_viewer.ui.page import page
+from prm_viewer.ui.state import get_runner
 
-store = get_store()
-st.title("Jobs")
-runner = get_runner()
-if runner is None:
-    st.info("The scoring engine is not available in this installation; no jobs can run.")
-    st.stop()
-jobs_view.live_jobs(store, runner)
+store = page("Jobs")
+jobs_view.live_jobs(store, get_runner())

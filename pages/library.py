@@ -7,16 +7,16 @@ from pathlib import Path
 import streamlit as st
 
 from prm_viewer import queries, settings
-from prm_viewer.errors import PrmViewerError, UnknownFormat
+from prm_viewer.errors import PrmViewerError
 from prm_viewer.formats import FORMATS, detect_format, read_sample
 from prm_viewer.formats.generic import suggest_mapping
 from prm_viewer.ingest import import_file
 from prm_viewer.ui import checkpoints, upload
-from prm_viewer.ui.state import cached, get_store
+from prm_viewer.ui.page import page
+from prm_viewer.ui.state import cached
 from prm_viewer.ui.text import plain
 
-store = get_store()
-st.title("Library")
+store = page("Library")
 tab_data, tab_upload, tab_ckpt = st.tabs(["Datasets", "Upload", "Checkpoints"])
 
 # ---------------------------------------------------------------- datasets
@@ -86,7 +86,7 @@ with tab_upload:
         sample = read_sample(path, n=5)
         try:
             detected = detect_format(path, sample).name
-        except (UnknownFormat, PrmViewerError) as exc:
+        except PrmViewerError as exc:  # UnknownFormat included: fall back to a column mapping
             detected = None
             st.warning(f"No known format recognised this file ({exc}). Map its columns below (format *generic*).")
         st.markdown(f"**Preview** of {plain(uploaded.name)} ({sample.kind}, first {len(sample.records)} records)"

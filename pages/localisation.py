@@ -12,16 +12,12 @@ from prm_viewer import queries
 from prm_viewer.analysis import localisation as loc
 from prm_viewer.analysis.reports import localisation_report
 from prm_viewer.analysis.runs import Run
-from prm_viewer.errors import PrmViewerError
 from prm_viewer.ui import analysis_widgets as aw
-from prm_viewer.ui.state import cached, get_store
+from prm_viewer.ui.page import page, require_datasets
+from prm_viewer.ui.state import cached
 
-store = get_store()
-st.title("Localisation")
-datasets = cached(queries.datasets, store)
-if datasets.empty:
-    st.info("No datasets yet: import one on the Library page.")
-    st.stop()
+store = page("Localisation")
+datasets = require_datasets(store)
 
 chosen = st.multiselect("Datasets (each without a split counts as its own split)", datasets["name"].tolist(),
                         default=datasets["name"].tolist()[:1], key="loc-ds")
@@ -48,12 +44,8 @@ elif mode == "tune on a split":
     in_sample = st.checkbox("Also report the tuning split (in-sample, optimistic)", key="loc-insample")
 
 runs = tuple(Run(dataset_id=d, dataset=n) for d, n in zip(ids, chosen))
-try:
-    rep = cached(localisation_report, store, runs, scorer, threshold=threshold, tune_on=tune_on,
-                 in_sample=in_sample, critic=None if critic == "(none)" else critic)
-except PrmViewerError as exc:
-    st.error(str(exc))
-    st.stop()
+rep = cached(localisation_report, store, runs, scorer, threshold=threshold, tune_on=tune_on,
+             in_sample=in_sample, critic=None if critic == "(none)" else critic)
 
 st.caption(f"tau = {rep.threshold:.4f} ({rep.threshold_source}); reported splits: {', '.join(rep.reported_splits)}; "
            f"{rep.n_traces} traces, {rep.n_unlabelled} without a gold label and {rep.n_unscored} unscored left out.")

@@ -10,13 +10,13 @@ import pandas as pd
 import streamlit as st
 
 from prm_viewer import queries
-from prm_viewer.errors import NotFound
 from prm_viewer.queries import TraceFilter
 from prm_viewer.ui import filters, trace_view
-from prm_viewer.ui.state import cached, get_store
+from prm_viewer.ui.page import page
+from prm_viewer.ui.state import cached
 from prm_viewer.ui.text import plain, safe_markdown
 
-store = get_store()
+store = page()  # the title names the trace, once it is found
 params = filters.current_params()
 trace_id = st.query_params.get("trace") or st.session_state.get("_last_trace")
 if not trace_id:
@@ -28,12 +28,7 @@ if not trace_id:
         st.rerun()
     st.stop()
 
-try:
-    head = cached(queries.trace_header, store, trace_id)
-except NotFound as exc:
-    st.title("Trace")
-    st.error(str(exc))
-    st.stop()
+head = cached(queries.trace_header, store, trace_id)  # a wrong id: NotFound, shown by the error boundary
 st.session_state["_last_trace"] = trace_id
 step_param = st.query_params.get("step")
 selected_step = int(step_param) if step_param is not None and step_param.lstrip("-").isdigit() else None

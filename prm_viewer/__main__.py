@@ -1,3 +1,5 @@
+"""``python -m prm_viewer``: the command line (:mod:`prm_viewer.cli`)."""
+
 import sys
 
 from prm_viewer.cli import main

@@ -17,16 +17,22 @@ class UnknownFormat(PrmViewerError):
 
 
 class ImportFailed(PrmViewerError):
-    """A file could not be imported. Names the file, the line/row and the field."""
+    """A file could not be imported. Names the file, the line/row and the field.
 
-    def __init__(self, path: str, line: int | None, field: str | None, message: str) -> None:
+    ``unit`` is what ``line`` counts: ``"line"`` (text lines of JSON / JSONL) or ``"row"``
+    (data rows of a CSV/TSV or Parquet table, counted from 1 after any header). The message
+    reads ``<file>, <unit> <line>, field '<field>': <message>``.
+    """
+
+    def __init__(self, path: str, line: int | None, field: str | None, message: str, unit: str = "line") -> None:
         self.path = str(path)
         self.line = line
         self.field = field
         self.message = message
+        self.unit = unit
         where = self.path
         if line is not None:
-            where += f", line {line}"
+            where += f", {unit} {line}"
         if field:
             where += f", field '{field}'"
         super().__init__(f"{where}: {message}")

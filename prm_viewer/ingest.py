@@ -14,11 +14,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from prm_viewer.errors import ImportFailed, PrmViewerError
 from prm_viewer.formats import detect_format, get_format
 from prm_viewer.formats.base import Format, fail, validate
+from prm_viewer.jobfolder import as_step_results
 from prm_viewer.model import ImportReport, Skip, TraceRecord
 from prm_viewer.store import Store, dataset_key, file_sha256, problem_key
 
@@ -143,9 +145,9 @@ def import_file(
     unit = format_.record_unit(path)
     names = format_.source_fields(options)
     id_field = names.get("id", "id")
-    with store.transaction() as cur:
+    with store.transaction() as cur:  # every write below joins it: all of the file or none of it
         report.name = store.unique_dataset_name(name or path.stem)
-        store.insert_dataset(cur, {
+        store.insert_dataset({
             "dataset_id": did, "name": report.name, "format": format_.name, "source_path": str(path),
             "file_hash": fhash, "options": options, "tags": tags or {}, "synthetic": synthetic,
         })
@@ -181,7 +183,7 @@ def import_file(
                 progress(ordinal)
         finally:
             writer.close()  # the in-flight batch finishes before the transaction commits or rolls back
-        report.traces, report.steps, report.labelled_traces = store.finish_dataset(cur, did)
+        report.traces, report.steps, report.labelled_traces = store.finish_dataset(did)
         report.scorers = sorted(scorer_names)
     report.seconds = time.perf_counter() - started
     return report
@@ -192,10 +194,11 @@ class _BackgroundWriter:
 
     DuckDB releases the GIL while it inserts, so reading (Python) and writing (DuckDB) overlap on
     two cores. At most one batch is in flight (memory stays bounded) and the transaction's cursor
-    is used by one thread at a time: the reader never touches it while a batch is in flight.
+    is used by one thread at a time: the reader never touches it while a batch is in flight. The
+    writer thread joins the import's transaction (``Store.joined``), so its writes are part of it.
     """
 
-    def __init__(self, store: Store, cur: Any, did: str) -> None:
+    def __init__(self, store: Store, cur: duckdb.DuckDBPyConnection, did: str) -> None:
         self._args = (store, cur, did)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prm-import-writer")
         self._pending: Future[None] | None = None
@@ -205,7 +208,7 @@ class _BackgroundWriter:
         tables = batch.tables() if batch.t["ordinal"] else None
         self.wait()
         store, cur, did = self._args
-        self._pending = self._pool.submit(_flush, store, cur, did, batch, tables)
+        self._pending = self._pool.submit(_flush_joined, store, cur, did, batch, tables)
 
     def wait(self) -> None:
         """Block until the in-flight batch is written; re-raise its error."""
@@ -220,24 +223,28 @@ class _BackgroundWriter:
         self._pool.shutdown(wait=True)
 
 
-def _flush(store: Store, cur: Any, did: str, batch: _Batch, tables: tuple[pa.Table, pa.Table] | None) -> None:
+def _flush_joined(store: Store, cur: duckdb.DuckDBPyConnection, did: str, batch: _Batch,
+                  tables: tuple[pa.Table, pa.Table] | None) -> None:
+    """:func:`_flush` in the writer thread, inside the import's transaction (whose cursor is ``cur``)."""
+    with store.joined(cur):
+        _flush(store, did, batch, tables)
+
+
+def _flush(store: Store, did: str, batch: _Batch, tables: tuple[pa.Table, pa.Table] | None) -> None:
+    """Write one batch: its traces and steps, and the step scores that came with the file (each
+    score column is an imported scorer; its rows get the one step-result schema)."""
     if tables is None:
         return
     traces, steps = tables
-    store.append_batch(cur, did, traces, steps)
+    store.append_batch(did, traces, steps)
     for sname, (ords, idxs, vals) in batch.scores.items():
         sid = imported_scorer_id(sname)
-        existing = cur.execute("SELECT recipe FROM scorers WHERE name = ?", [sname]).fetchone()
-        if existing and existing[0] != "imported":
+        existing = store.scorer_by_name(sname)
+        if existing and existing["recipe"] != "imported":
             raise PrmViewerError(f"scores named '{sname}' clash with a model scorer of that name; rename the column")
-        store.upsert_scorer(cur, {"scorer_id": sid, "name": sname, "recipe": "imported", "threshold": 0.5,
-                                  "options": {"source": "imported with a dataset"}})
-        tbl = pa.table({
-            "scorer_id": [sid] * len(ords),
-            "trace_id": [f"{did}-{o}" for o in ords],
-            "step_idx": idxs,
-            "score": pa.array(vals, pa.float64()),
-            "raw": pa.array(vals, pa.float64()),
-            "note": pa.nulls(len(ords), pa.string()),
-        })
-        store.insert_step_scores(cur, tbl)
+        store.upsert_scorer({"scorer_id": sid, "name": sname, "recipe": "imported", "threshold": 0.5,
+                             "options": {"source": "imported with a dataset"}})
+        scores = pa.array(vals, pa.float64())
+        rows = pa.table({"trace_id": [f"{did}-{o}" for o in ords], "step_idx": idxs, "score": scores, "raw": scores,
+                         "note": pa.nulls(len(ords), pa.string())})
+        store.insert_step_scores(as_step_results(rows, scorer_id=sid))

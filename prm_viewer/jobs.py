@@ -3,10 +3,11 @@
 The database owner (the app, or the CLI when the app is not running) is the only process that
 opens the DuckDB file. A :class:`JobRunner` in that process:
 
-- ``submit(scorer, dataset) -> job_id`` writes the job folder ``<jobs_dir>/<job_id>/``
-  (``spec.json`` + ``traces.parquet``) and a ``queued`` row;
+- ``submit(scorer, dataset) -> job_id`` writes the job folder ``<jobs_dir>/<job_id>/`` (the
+  contract is ``jobfolder.py``: a versioned spec naming its kind, the input Parquet) and a
+  ``queued`` row;
 - ``poll()`` launches queued jobs (at most ``max_workers`` at once) as
-  ``python -m prm_viewer worker --job DIR``, ingests new result shards idempotently
+  ``python -m <the kind's worker module> --job DIR``, ingests new result shards idempotently
   (``store.insert_step_scores``: ON CONFLICT DO NOTHING), copies ``progress.json`` into the row
   and, when a worker exits, records done / failed (with the reason) / cancelled and timings;
 - ``cancel(job_id)``, ``retry(job_id)`` (failed or cancelled jobs resume, keeping their scores);
@@ -40,18 +41,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
+from prm_viewer import jobfolder as jf
 from prm_viewer import settings
 from prm_viewer.errors import NotFound, PrmViewerError
-from prm_viewer.scoring.worker import read_json, shard_paths, write_json_atomic
+from prm_viewer.jobfolder import JobSpec, ScorePayload
 from prm_viewer.store import Store
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
-FINISHED = frozenset({"done", "failed", "cancelled"})
+FINISHED = jf.FINAL_STATES
 
 
 def job_key(scorer_id: str, dataset_id: str) -> str:
+    """The deterministic id of the job scoring ``dataset_id`` with ``scorer_id``."""
     return "j-" + hashlib.sha256(f"{scorer_id}\0{dataset_id}".encode()).hexdigest()[:12]
 
 
@@ -109,13 +110,10 @@ class JobRunner:
             job_dir = self.root / job_id
             if job_dir.exists():  # a folder left without a row (e.g. the dataset was deleted): start clean
                 shutil.rmtree(job_dir)
-            job_dir.mkdir(parents=True)
             traces = queries.scoring_traces(self.store, ds["dataset_id"])
-            pq.write_table(traces, job_dir / "traces.parquet")
-            write_json_atomic(job_dir / "spec.json", {
-                "job_id": job_id, "scorer_id": sc["scorer_id"], "dataset_id": ds["dataset_id"],
-                "scorer": spec.to_dict(), "shard_traces": shard_traces,
-            })
+            payload = ScorePayload(scorer_id=sc["scorer_id"], dataset_id=ds["dataset_id"], scorer=spec.to_dict(),
+                                   shard_traces=int(shard_traces))
+            jf.create(job_dir, JobSpec(job_id=job_id, payload=payload), traces)
             self.store.insert_job({"job_id": job_id, "scorer_id": sc["scorer_id"], "dataset_id": ds["dataset_id"],
                                    "status": "queued", "job_dir": str(job_dir), "traces_total": traces.num_rows})
         return job_id
@@ -134,8 +132,7 @@ class JobRunner:
             for job in self.store.jobs_with_status(["queued"]):
                 if running >= self.max_workers:
                     break
-                self._launch(job)
-                running += 1
+                running += self._launch(job)
             return self.store.jobs_with_status(["queued", "running"])
 
     def cancel(self, job_id: str) -> None:
@@ -144,8 +141,7 @@ class JobRunner:
             job = self._job(job_id)
             if job["status"] in FINISHED:
                 return
-            job_dir = Path(job["job_dir"])
-            (job_dir / "CANCEL").touch()
+            jf.request_cancel(Path(job["job_dir"]))
             proc = self._procs.pop(job_id, None)
             if proc is not None:
                 _terminate(proc.pid)
@@ -161,12 +157,12 @@ class JobRunner:
             job = self._job(job_id)
             if job["status"] not in ("failed", "cancelled"):
                 raise PrmViewerError(f"job {job_id} is {job['status']}; only failed or cancelled jobs can be retried")
-            (Path(job["job_dir"]) / "CANCEL").unlink(missing_ok=True)
+            jf.clear_cancel(Path(job["job_dir"]))
             self.store.update_job(job_id, status="queued", error=None, finished_at=None, pid=None)
 
     def resume(self) -> list[str]:
         """At start-up: adopt live workers of ``running`` jobs, re-queue the rest; returns the ids."""
-        out = []
+        out: list[str] = []
         with self._lock:
             for job in self.store.jobs_with_status(["running"]):
                 if not _pid_alive(job["pid"], job["job_dir"]):
@@ -207,13 +203,14 @@ class JobRunner:
         self._thread.start()
 
     def stop(self) -> None:
+        """End the polling thread (waits up to 5 s)."""
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
 
     def progress(self, job_id: str) -> dict[str, Any]:
-        """The worker's latest ``progress.json`` (empty when none yet)."""
-        return read_json(Path(self._job(job_id)["job_dir"]) / "progress.json") or {}
+        """The worker's latest progress record as a dict (empty when none yet)."""
+        return load_progress(self._job(job_id)["job_dir"])
 
     # ------------------------------------------------------------------ internals
 
@@ -223,18 +220,24 @@ class JobRunner:
             raise NotFound(f"no job '{job_id}'")
         return job
 
-    def _launch(self, job: dict[str, Any]) -> None:
+    def _launch(self, job: dict[str, Any]) -> bool:
+        """Start the job's worker; ``False`` when the folder cannot be run (the job fails)."""
         job_dir = Path(job["job_dir"])
-        for name in ("status.json", "CANCEL"):
-            (job_dir / name).unlink(missing_ok=True)
-        log = open(job_dir / "worker.log", "ab")
+        try:
+            module = jf.read_spec(job_dir).payload.worker_module  # the kind's worker
+        except PrmViewerError as exc:  # no spec, or one written by a newer prm_viewer: the job cannot run here
+            self.store.update_job(job["job_id"], status="failed", error=str(exc), finished_at=True, pid=None)
+            return False
+        jf.clear_status(job_dir)
+        jf.clear_cancel(job_dir)
+        log = open(jf.log_path(job_dir), "ab")
         env = dict(os.environ)
         # the worker imports prm_viewer from the same tree as this process
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         try:
             proc = subprocess.Popen(
-                [self.python, "-m", "prm_viewer", "worker", "--job", str(job_dir)],
+                [self.python, "-m", module, "--job", str(job_dir)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                 start_new_session=True,  # Ctrl-C in a terminal or a Streamlit rerun does not reach it
             )
@@ -242,18 +245,21 @@ class JobRunner:
             log.close()
         self._procs[job["job_id"]] = proc
         self.store.update_job(job["job_id"], status="running", pid=proc.pid, started_at=True, finished_at=None, error=None)
+        return True
 
     def _ingest(self, job: dict[str, Any], **fields: Any) -> None:
         """Add the scores of shards not ingested yet by this runner (idempotent anyway) and set
         ``fields`` in the same transaction."""
+        job_dir = Path(job["job_dir"])
         seen = self._ingested.setdefault(job["job_id"], set())
-        for path in shard_paths(Path(job["job_dir"])):
-            if path.name in seen:
-                continue
-            self.store.update_job(job["job_id"], ingest=pq.read_table(path))
-            seen.add(path.name)
-        prog = read_json(Path(job["job_dir"]) / "progress.json") or {}
-        update = {k: prog[k] for k in ("traces_done", "tokens_per_s", "eta_s") if prog.get(k) is not None}
+        for name, table in jf.iter_shards(job_dir, skip=seen):
+            self.store.update_job(job["job_id"], ingest=table)
+            seen.add(name)
+        prog = jf.read_progress(job_dir)
+        update: dict[str, Any] = {}
+        if prog is not None:
+            update = {k: v for k, v in (("traces_done", prog.traces_done), ("tokens_per_s", prog.tokens_per_s),
+                                        ("eta_s", prog.eta_s)) if v is not None}
         update.update(fields)
         if update:
             self.store.update_job(job["job_id"], **update)
@@ -271,15 +277,15 @@ class JobRunner:
         if alive:
             return
         self._procs.pop(job_id, None)
-        status = read_json(Path(job["job_dir"]) / "status.json")
-        if status and status.get("state") in FINISHED:
-            state, error = status["state"], status.get("error")
+        status = jf.read_status(Path(job["job_dir"]))
+        if status is not None and status.state in FINISHED:
+            state, error = status.state, status.error
         elif code is not None and code < 0:
             sig = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
             hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if -code == signal.SIGKILL else ""
             state, error = "failed", f"the worker was killed by {sig}{hint}; scores written so far are kept, retry resumes"
         else:
-            state, error = "failed", f"the worker exited (code {code}) without a status; see {job['job_dir']}/worker.log"
+            state, error = "failed", f"the worker exited (code {code}) without a status; see {jf.log_path(job['job_dir'])}"
         done = state == "done"
         self._ingest(job, status=state, error=error, finished_at=True, pid=None,
                      **({"traces_done": job["traces_total"], "eta_s": 0.0} if done else {}))
@@ -302,7 +308,10 @@ def job_summary(job: dict[str, Any]) -> str:
 
 
 def load_progress(job_dir: str | Path) -> dict[str, Any]:
-    return read_json(Path(job_dir) / "progress.json") or {}
+    """The worker's latest progress record of ``job_dir`` as a dict (empty when none yet); the
+    keys are ``jobfolder.Progress``'s fields."""
+    prog = jf.read_progress(Path(job_dir))
+    return prog.to_dict() if prog is not None else {}
 
 
 __all__ = ["FINISHED", "STATUSES", "JobRunner", "job_key", "job_summary", "load_progress"]

@@ -75,7 +75,7 @@ IDS = [c[0] for c in CASES]
 def _api_args(cli: list[str]) -> tuple[str | None, dict]:
     """The import_file arguments equivalent to the CLI arguments of a case."""
     from prm_viewer.cli import build_parser
-    from prm_viewer.formats.base import options_from_cli
+    from prm_viewer.cli.options import options_from_cli
 
     ns = build_parser().parse_args(["import", "X", *cli])
     return ns.format, options_from_cli(ns.map or [], ns.option or [])

@@ -49,15 +49,15 @@ def loaded(store: Store, tmp_path: Path) -> tuple[Store, str]:
     rep = import_file(store, src, name="tricky")
     did = rep.dataset_id
     for sid, name, thr, scores in (("sa", "scorer A", 0.5, A), ("sb", "=scorer B", 0.7, B)):
-        store.upsert_scorer(None, {"scorer_id": sid, "name": name, "recipe": "imported", "threshold": thr})
+        store.upsert_scorer({"scorer_id": sid, "name": name, "recipe": "imported", "threshold": thr})
         rows = [(sid, f"{did}-{t}", i, s) for t, vals in scores.items() for i, s in enumerate(vals)]
-        store.insert_step_scores(None, pa.table({
+        store.insert_step_scores(pa.table({
             "scorer_id": [r[0] for r in rows], "trace_id": [r[1] for r in rows], "step_idx": [r[2] for r in rows],
             "score": pa.array([r[3] for r in rows], pa.float64()), "raw": pa.array([r[3] for r in rows], pa.float64()),
             "note": pa.nulls(len(rows), pa.string()),
         }))
-    store.upsert_scorer(None, {"scorer_id": "sc", "name": "critic C", "recipe": "critic"})
-    store.insert_trace_scores(None, pa.table({
+    store.upsert_scorer({"scorer_id": "sc", "name": "critic C", "recipe": "critic"})
+    store.insert_trace_scores(pa.table({
         "scorer_id": ["sc"], "trace_id": [f"{did}-0"], "predicted_first_error": [2], "verdict": ["INCORRECT"],
         "raw_output": ["=cmd|' /C calc'!A0"],
     }))

@@ -52,7 +52,7 @@ def test_error_raised_by_the_writer_leaves_store_unchanged(store: Store, tmp_pat
     # Scores named like an existing model scorer are refused while a batch is written (in the
     # writer thread); the error reaches the caller and the transaction rolls back.
     monkeypatch.setattr(ingest, "BATCH_STEPS", 7)
-    store.upsert_scorer(None, {"scorer_id": "model-x", "name": "prm", "recipe": "qwen-prm"})
+    store.upsert_scorer({"scorer_id": "model-x", "name": "prm", "recipe": "qwen-prm"})
     before = snapshot(store)
     path = tmp_path / "scored.jsonl"
     path.write_text("".join(json.dumps({"q": f"P{i}", "s": ["a", "b", "c"], "sc": [0.1, 0.5, 0.9]}) + "\n"

@@ -1,19 +1,22 @@
-"""The store: schema version, migrations, deterministic ids, transactions, delete, single owner."""
+"""The store: schema version, migrations, derived macros/views, deterministic ids, re-entrant
+transactions, delete, single owner."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
-from prm_viewer import store as store_mod
+from prm_viewer.store import schema as store_mod
 from prm_viewer.errors import NotFound, PrmViewerError
 from prm_viewer.ingest import import_file
-from prm_viewer.store import SCHEMA_VERSION, Store, problem_key
+from prm_viewer.store import SCHEMA_VERSION, Store, TransactionAborted, problem_key
 from tests.conftest import TEST_DATA, snapshot
 
 PB = TEST_DATA / "processbench" / "valid.jsonl"
@@ -82,10 +85,10 @@ def test_reimport_is_noop_and_other_options_make_a_new_dataset(store: Store) -> 
 def test_delete_dataset_removes_everything_it_owns(store: Store) -> None:
     empty = snapshot(store)
     rep = import_file(store, PB)
-    sid = store.upsert_scorer(None, {"scorer_id": "s1", "name": "s1", "recipe": "test"})
+    sid = store.upsert_scorer({"scorer_id": "s1", "name": "s1", "recipe": "test"})
     import pyarrow as pa
 
-    store.insert_step_scores(None, pa.table({
+    store.insert_step_scores(pa.table({
         "scorer_id": ["s1"], "trace_id": [f"{rep.dataset_id}-0"], "step_idx": [0],
         "score": [0.9], "raw": [None], "note": [None],
     }))
@@ -103,11 +106,11 @@ def test_delete_dataset_removes_everything_it_owns(store: Store) -> None:
 def test_step_scores_are_idempotent(store: Store) -> None:
     import pyarrow as pa
 
-    store.upsert_scorer(None, {"scorer_id": "s", "name": "s", "recipe": "test"})
+    store.upsert_scorer({"scorer_id": "s", "name": "s", "recipe": "test"})
     tbl = pa.table({"scorer_id": ["s", "s"], "trace_id": ["t", "t"], "step_idx": [0, 1],
                     "score": [0.1, 0.2], "raw": [None, None], "note": [None, None]})
-    assert store.insert_step_scores(None, tbl) == 2
-    assert store.insert_step_scores(None, tbl) == 0
+    assert store.insert_step_scores(tbl) == 2
+    assert store.insert_step_scores(tbl) == 0
     assert store.cursor().execute("SELECT count(*) FROM step_scores").fetchone()[0] == 2
 
 
@@ -125,9 +128,9 @@ def test_trace_aggregates_view_matches_hand_computation(store: Store) -> None:
 
     import pyarrow as pa
 
-    store.upsert_scorer(None, {"scorer_id": "s", "name": "s", "recipe": "test", "threshold": 0.5})
+    store.upsert_scorer({"scorer_id": "s", "name": "s", "recipe": "test", "threshold": 0.5})
     scores = [0.9, 0.4, 0.8, 0.3]
-    store.insert_step_scores(None, pa.table({
+    store.insert_step_scores(pa.table({
         "scorer_id": ["s"] * 4, "trace_id": ["t"] * 4, "step_idx": [0, 1, 2, 3],
         "score": scores, "raw": [None] * 4, "note": [None] * 4}))
     row = store.cursor().execute(
@@ -163,3 +166,185 @@ def test_tags_and_rename(store: Store) -> None:
     df = queries.datasets(store)
     assert df.loc[0, "name"] == "run-with" and df.loc[0, "tags"] == {"process_reward": "with"}
     assert json.loads(store.cursor().execute("SELECT tags FROM datasets").fetchone()[0]) == {"process_reward": "with"}
+
+
+# ---- re-entrant transactions
+
+SCORER = {"scorer_id": "s", "name": "s", "recipe": "test", "threshold": 0.5}
+
+
+def _scores(n: int, scorer_id: str = "s", trace_id: str = "t") -> pa.Table:
+    return pa.table({"scorer_id": [scorer_id] * n, "trace_id": [trace_id] * n, "step_idx": list(range(n)),
+                     "score": [0.5] * n, "raw": [None] * n, "note": [None] * n})
+
+
+def _count_from_another_thread(store: Store, table: str) -> int:
+    """What a reader outside the transaction sees (its own thread, so its own cursor)."""
+    out: list[int] = []
+    t = threading.Thread(target=lambda: out.append(store.cursor().execute(f"SELECT count(*) FROM {table}").fetchone()[0]))
+    t.start()
+    t.join()
+    return out[0]
+
+
+def test_nested_transactions_commit_once_at_the_outermost(store: Store) -> None:
+    v0 = store.data_version()
+    with store.transaction() as outer:
+        store.upsert_scorer(SCORER)  # joins the outer transaction
+        with store.transaction() as inner:
+            assert inner is outer and store.in_transaction()
+            assert store.insert_step_scores(_scores(3)) == 3
+        # the nested block ended: nothing is committed yet, but the transaction reads its own writes
+        assert store.cursor().execute("SELECT count(*) FROM step_scores").fetchone()[0] == 3
+        assert _count_from_another_thread(store, "step_scores") == 0
+        assert store.data_version() == v0
+    assert not store.in_transaction()
+    assert _count_from_another_thread(store, "step_scores") == 3
+    assert store.data_version() == v0 + 1  # one commit for all of it
+
+
+def test_error_in_a_nested_block_rolls_back_everything(store: Store) -> None:
+    import_file(store, PB)
+    before, v0 = snapshot(store), store.data_version()
+    with pytest.raises(RuntimeError, match="boom"):
+        with store.transaction():
+            store.upsert_scorer(SCORER)
+            with store.transaction():
+                store.insert_step_scores(_scores(2))
+                raise RuntimeError("boom")
+    assert snapshot(store) == before and store.data_version() == v0
+    # a write method that fails inside a caller's transaction takes the caller's writes with it
+    with pytest.raises(PrmViewerError, match="already named"):
+        with store.transaction():
+            store.upsert_scorer(SCORER)
+            store.upsert_scorer({**SCORER, "scorer_id": "other"})
+    assert snapshot(store) == before
+
+
+def test_a_caught_nested_error_still_rolls_back(store: Store) -> None:
+    before = snapshot(store)
+    with pytest.raises(TransactionAborted, match="nothing was saved.*inner"):
+        with store.transaction():
+            store.upsert_scorer(SCORER)
+            try:
+                with store.transaction():
+                    store.insert_step_scores(_scores(2))
+                    raise ValueError("inner")
+            except ValueError:
+                pass  # the caller carries on, but the transaction can only roll back now
+    assert snapshot(store) == before
+    store.upsert_scorer(SCORER)  # the store is usable afterwards
+    assert store.resolve_scorer("s")["scorer_id"] == "s"
+
+
+def test_a_helper_thread_joins_the_transaction_it_is_given(store: Store) -> None:
+    before = snapshot(store)
+    with pytest.raises(RuntimeError, match="boom"):
+        with store.transaction() as cur:
+            def helper() -> None:
+                with store.joined(cur):
+                    store.upsert_scorer(SCORER)
+                    store.insert_step_scores(_scores(2))
+            t = threading.Thread(target=helper)
+            t.start()
+            t.join()
+            assert store.cursor().execute("SELECT count(*) FROM step_scores").fetchone()[0] == 2
+            raise RuntimeError("boom")
+    assert snapshot(store) == before
+    with pytest.raises(RuntimeError, match="open transaction"):
+        with store.joined(store.cursor()):
+            pass
+
+
+def test_old_style_cursor_arguments_still_work(store: Store) -> None:
+    # write methods used to take the transaction's cursor (or None) first; it is now ignored
+    assert store.upsert_scorer(None, SCORER) == "s"
+    with store.transaction() as cur:
+        assert store.insert_step_scores(cur, _scores(2)) == 2
+        # the cursor passed on to another thread joins the transaction (no deadlock on the lock)
+        t = threading.Thread(target=lambda: store.insert_step_scores(cur, _scores(3, trace_id="u")))
+        t.start()
+        t.join()
+    assert store.cursor().execute("SELECT count(*) FROM step_scores").fetchone()[0] == 5
+    with pytest.raises(TypeError, match="upsert_scorer"):
+        store.upsert_scorer(None, SCORER, SCORER)  # type: ignore[call-overload]
+
+
+# ---- derived objects: the predicted-first-error and aggregate macros, the view
+
+def test_rule_macros_handle_nulls_and_thresholds(store: Store) -> None:
+    store.upsert_scorer({**SCORER, "threshold": 0.6})
+    store.insert_step_scores(pa.table({
+        "scorer_id": ["s"] * 7, "trace_id": ["a", "a", "a", "b", "b", "c", "c"], "step_idx": [0, 1, 2, 0, 1, 0, 1],
+        "score": [None, 0.7, 0.5, 0.9, 0.6, None, None], "raw": [None] * 7, "note": [None] * 7}))
+    rows = store.cursor().execute(
+        "SELECT trace_id, predicted_first_error, n_scored, score_last FROM trace_aggregates ORDER BY trace_id").fetchall()
+    # a NULL score is never "below"; 0.6 is not below 0.6; a trace with no scored step has no row
+    assert rows == [("a", 2, 2, 0.5), ("b", -1, 2, 0.6)]
+    at = store.cursor().execute(
+        """SELECT trace_pred_first_error(step_idx, score, ?) FROM step_scores
+           WHERE trace_id = 'b' AND score IS NOT NULL""", [0.95]).fetchone()[0]
+    assert at == 0  # the threshold is an argument: queries pass the scorer's or the user's
+
+
+def test_derived_objects_are_recreated_at_open(tmp_path: Path) -> None:
+    # A store written before the macros existed (old inline view, no macros) is brought up to date.
+    path = tmp_path / "old.duckdb"
+    Store(path).close()
+    con = duckdb.connect(str(path))
+    con.execute("DROP VIEW trace_aggregates")
+    con.execute("DROP MACRO trace_pred_first_error")
+    con.execute("CREATE VIEW trace_aggregates AS SELECT 1 AS stale")
+    con.execute("DELETE FROM meta WHERE key = 'derived_version'")
+    con.close()
+    with pytest.raises(PrmViewerError, match="open it once read-write"):
+        Store(path, read_only=True)
+    s = Store(path)
+    assert "predicted_first_error" in {r[0] for r in s.cursor().execute("DESCRIBE trace_aggregates").fetchall()}
+    assert s.cursor().execute("SELECT trace_pred_first_error(1, 0.1, 0.5)").fetchone()[0] == 1
+    s.close()
+    ro = Store(path, read_only=True)  # now up to date: a read-only open is fine
+    assert ro.schema_version() == SCHEMA_VERSION
+    ro.close()
+
+
+def test_every_query_gives_the_views_predicted_first_error(store: Store) -> None:
+    # Explorer, Trace page, analysis frame and export all use the one rule (the schema's macros).
+    import pandas as pd
+
+    from prm_viewer import queries
+
+    rep = import_file(store, PB)
+    store.upsert_scorer({**SCORER, "threshold": 0.6})
+    tids = [r[0] for r in store.cursor().execute(
+        "SELECT trace_id FROM traces WHERE dataset_id = ? ORDER BY ordinal", [rep.dataset_id]).fetchall()]
+    steps = dict(store.cursor().execute("SELECT trace_id, n_steps FROM traces").fetchall())
+    # trace 0: a NULL, then a step below 0.6 last; trace 1: nothing below (-1); trace 2: nothing scored
+    patterns = [lambda i, n: None if i == 0 else 0.3 if i == n - 1 else 0.9, lambda i, n: 0.8, lambda i, n: None]
+    rows = [(t, i, patterns[k % 3](i, steps[t])) for k, t in enumerate(tids) for i in range(steps[t])]
+    store.insert_step_scores(pa.table({"scorer_id": ["s"] * len(rows), "trace_id": [r[0] for r in rows],
+                                       "step_idx": [r[1] for r in rows], "score": [r[2] for r in rows],
+                                       "raw": [None] * len(rows), "note": [None] * len(rows)}))
+    view = dict(store.cursor().execute("SELECT trace_id, predicted_first_error FROM trace_aggregates").fetchall())
+    assert sorted(view.values()) == [-1, steps[tids[0]] - 1] and tids[2] not in view
+    page = queries.explorer_page(store, queries.TraceFilter(scorer="s"), limit=1000)
+    explorer = {t: int(p) for t, p in zip(page["trace_id"], page["pred_first_error"]) if not pd.isna(p)}
+    frame = queries.analysis_trace_frame(store, [("r", rep.dataset_id, None)], "s", 0.6)
+    analysis = {t: int(p) for t, p in zip(frame["trace_id"], frame["pred_threshold"]) if not pd.isna(p)}
+    trace = {t: int(queries.trace_predictions(store, t)["predicted_first_error"].iloc[0]) for t in view}
+    exported = queries.query_frame(store, *queries.export_traces_sql(store, None, None, False))
+    export = {t: int(p) for t, p in zip(exported["trace_id"], exported["predicted_first_error[s]"]) if not pd.isna(p)}
+    assert explorer == analysis == trace == export == view
+
+
+def test_one_trace_header(store: Store) -> None:
+    from prm_viewer import queries
+
+    rep = import_file(store, PB)
+    head = queries.trace_header(store, f"{rep.dataset_id}-0")
+    assert head["dataset"] == rep.name and head["problem"] and isinstance(head["metadata"], dict)
+    with pytest.raises(NotFound, match="no trace"):
+        queries.trace_header(store, "nope-0")
+    # the deprecated name is the same read, with {} for a missing trace (as the Compare page expects)
+    assert queries.analysis_trace_header(store, f"{rep.dataset_id}-0") == head
+    assert queries.analysis_trace_header(store, "nope-0") == {}

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from prm_viewer.answers import normalise
 from prm_viewer.errors import MissingDependency
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -38,10 +39,10 @@ def distinct_n(step_texts: list[str], n: int) -> float | None:
 
 
 def normalise_answer(answer: Any) -> str | None:
-    if answer is None or (isinstance(answer, float) and np.isnan(answer)):
-        return None
-    text = re.sub(r"\s+", "", str(answer)).lower().rstrip(".")
-    return text or None
+    """The key under which final answers count as the same for "distinct answers": the loose
+    form of :func:`prm_viewer.answers.normalise` (spaces and case ignored); ``None`` for a
+    missing or blank answer."""
+    return normalise(answer, loose=True) or None
 
 
 def jaccard_matrix(texts: list[str]) -> np.ndarray:

@@ -92,8 +92,8 @@ def load_demo(store: Store) -> list[str]:
 
     added: list[str] = []
     fmt = DemoFormat()
-    store.upsert_scorer(None, VERIFIER_SCORER)
-    store.upsert_scorer(None, SYNTHETIC_PRM_SCORER)
+    store.upsert_scorer(VERIFIER_SCORER)
+    store.upsert_scorer(SYNTHETIC_PRM_SCORER)
     for policy, records in demo_records():
         path = demo_dir(store) / f"{policy.dataset}.jsonl"
         _write_jsonl(path, records)
@@ -113,9 +113,9 @@ def load_demo(store: Store) -> list[str]:
             step_idx.extend(range(n))
             verifier.extend(1.0 if ok else 0.0 for ok in verify_steps(rec["problem"], rec["steps"]))
             prm.extend(synthetic_prm_scores(rec))
-        with store.transaction() as cur:
+        with store.transaction():  # both scorers' scores or neither
             for scorer, values in ((VERIFIER_SCORER, verifier), (SYNTHETIC_PRM_SCORER, prm)):
-                store.insert_step_scores(cur, pa.table({
+                store.insert_step_scores(pa.table({
                     "scorer_id": [scorer["scorer_id"]] * len(values),
                     "trace_id": trace_ids,
                     "step_idx": pa.array(step_idx, pa.int32()),

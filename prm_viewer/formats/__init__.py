@@ -1,32 +1,17 @@
 """Importers, one module per format, collected in the ``FORMATS`` registry.
 
-Plug-ins register more with the ``prm_viewer.formats`` entry-point group (each entry point
-names a module that applies ``@register``).
+Every importer reads its file through the container layer (:mod:`.containers`: JSON / JSONL /
+CSV / TSV / Parquet sniffing, sampling and streaming) and its fields through :mod:`.fields`;
+:mod:`.base` holds the contract (:class:`Format`), the registry's table and the shared
+validation; :mod:`.registry` loads the built-in formats and entry-point plug-ins (group
+``prm_viewer.formats``: each entry point names a module that applies ``@register``) and looks
+formats up.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from importlib.metadata import entry_points
+from prm_viewer.formats.base import FORMATS, Format, register
+from prm_viewer.formats.containers import Sample, read_sample
+from prm_viewer.formats.registry import _BUILTIN, detect_format, get_format
 
-from prm_viewer.formats.base import FORMATS, Format, Sample, detect_format, get_format, read_sample, register
-
-# Order matters for detection: specific formats before looser ones; the generic mapper last.
-_BUILTIN = (
-    "processbench",
-    "prmbench",
-    "prm800k",
-    "trl_stepwise",
-    "math_shepherd",
-    "bbm",
-    "gsm8k_solutions",
-    "generic",
-)
-
-for _mod in _BUILTIN:
-    import_module(f"prm_viewer.formats.{_mod}")
-
-for _ep in entry_points(group="prm_viewer.formats"):
-    _ep.load()
-
-__all__ = ["FORMATS", "Format", "Sample", "detect_format", "get_format", "read_sample", "register"]
+__all__ = ["FORMATS", "Format", "Sample", "_BUILTIN", "detect_format", "get_format", "read_sample", "register"]

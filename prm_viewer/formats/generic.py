@@ -48,20 +48,17 @@ scores) are JSON lists. Rows are counted from 1 after the header ("row N" in mes
 
 from __future__ import annotations
 
-import csv
-import json
-import math
 import re
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prm_viewer.errors import ImportFailed
-from prm_viewer.formats.base import (
-    Format, Sample, fail, first_error_from_labels, iter_objects, register, sniff_kind,
-)
+from prm_viewer.formats import cells
+from prm_viewer.formats.base import Format, Sample, first_error_from_labels, register
+from prm_viewer.formats.cells import BadCell
+from prm_viewer.formats.containers import KINDS, Container, records, sniff
 from prm_viewer.model import Skip, TraceRecord
 
 OPTION_KEYS = {"map", "split_rule", "first_error_base", "no_error", "label_scheme", "container", "delimiter"}
@@ -70,17 +67,9 @@ MAP_KEYS = {
     "generator", "category", "split", "error_type", "id", "problem_id", "metadata",
 }
 SPLIT_RULES = ("newline", "blankline", "regex:<pattern>", "step_markers")
-CONTAINERS = {"jsonl", "json", "csv", "tsv", "parquet"}
+CONTAINERS = set(KINDS)
 
-_TRUE = {"true", "1", "yes", "y", "t", "correct"}
-_FALSE = {"false", "0", "no", "n", "f", "incorrect", "wrong"}
-_PM1 = {"+": 1, "-": -1, "1": 1, "0": 0, "-1": -1, "+1": 1, "true": 1, "false": -1}
-_BINARY = {"1": 1, "0": -1, "true": 1, "false": -1}
 _STEP_MARKER = re.compile(r"(?:^|\n)[ \t]*(?:#+[ \t]*)?Step[ \t]*\d+[ \t]*[:.]", re.I)
-
-
-class _Bad(Exception):
-    """A cell that cannot be read; the caller adds the file, row and column."""
 
 
 @dataclass
@@ -94,8 +83,8 @@ class _Plan:
     base: int
     no_error: set[str]
     labels: dict[str, int]
-    container: str
-    delimiter: str
+    scheme: str
+    container: Container
     needed: list[str] = field(default_factory=list)
 
 
@@ -104,26 +93,27 @@ class Generic(Format):
     name = "generic"
     label = "Generic JSONL / CSV / Parquet with a column mapping"
     generic = True
+    containers = KINDS
 
     def detect(self, sample: Sample) -> bool:
         return False  # only by explicit choice, with a mapping
 
     def record_unit(self, path: Path) -> str:
-        return "row" if _container(path, None) in {"csv", "tsv", "parquet"} else "line"
+        return _container(path, None, None).unit
 
     def source_fields(self, options: dict[str, Any]) -> dict[str, str]:
-        mapping = options.get("map") if isinstance(options.get("map"), dict) else {}
-        return {k: str(v) for k, v in mapping.items()}
+        mapping = options.get("map")
+        return {str(k): str(v) for k, v in mapping.items()} if isinstance(mapping, dict) else {}
 
     def read(self, path: Path, options: dict[str, Any]) -> Iterator[TraceRecord | Skip]:
         plan = _plan(path, options)
-        unit = "row" if plan.container in {"csv", "tsv", "parquet"} else "line"
-        for n, row in _rows(path, plan):
+        unit = plan.container.unit
+        for n, row in records(plan.container, plan.needed, column_label="mapped column"):
             try:
                 yield _record(plan, n, row, unit)
-            except _Bad as exc:
+            except BadCell as exc:
                 col, msg = exc.args
-                raise fail(path, n, col, msg, unit) from None
+                raise ImportFailed(str(path), n, col, msg, unit=unit) from None
 
 
 # --------------------------------------------------------------------------- options
@@ -168,31 +158,31 @@ def _plan(path: Path, options: dict[str, Any]) -> _Plan:
     scheme = str(options.get("label_scheme", "pm1")).strip()
     if scheme not in {"pm1", "binary"}:
         raise ImportFailed(p, None, "label_scheme", f"expected pm1 or binary, got '{scheme}'")
-    container = _container(path, options.get("container"))
-    delimiter = str(options.get("delimiter") or ("\t" if container == "tsv" else ","))
-    if delimiter in {"tab", "\\t"}:
-        delimiter = "\t"
-    if len(delimiter) != 1:
-        raise ImportFailed(p, None, "delimiter", f"expected one character, got '{delimiter}'")
+    delimiter: str | None = None
+    if options.get("delimiter"):
+        delimiter = str(options["delimiter"])
+        if delimiter in {"tab", "\\t"}:
+            delimiter = "\t"
+        if len(delimiter) != 1:
+            raise ImportFailed(p, None, "delimiter", f"expected one character, got '{delimiter}'")
+    container = _container(path, options.get("container"), delimiter)
     plan = _Plan(columns=columns, scores=scores, meta=meta, split=_splitter(p, options.get("split_rule")),
-                 base=int(base_raw), no_error=no_error, labels=_PM1 if scheme == "pm1" else _BINARY,
-                 container=container, delimiter=delimiter)
+                 base=int(base_raw), no_error=no_error, labels=cells.PM1 if scheme == "pm1" else cells.BINARY,
+                 scheme=scheme, container=container)
     plan.needed = list(dict.fromkeys([*columns.values(), *scores.values(), *meta]))
     return plan
 
 
-def _container(path: Path, forced: Any) -> str:
+def _container(path: Path, forced: Any, delimiter: str | None) -> Container:
     if forced:
         kind = str(forced).strip().lower()
         if kind not in CONTAINERS:
             raise ImportFailed(str(path), None, "container", f"expected one of {', '.join(sorted(CONTAINERS))}, got '{kind}'")
-        return kind
-    kind = sniff_kind(path)
-    if kind == "csv" and Path(path).suffix.lower() == ".tsv":
-        return "tsv"
-    if kind in CONTAINERS:
-        return kind
-    if kind == "empty":
+        return sniff(path, kind, delimiter)
+    c = sniff(path, None, delimiter)
+    if c.kind in CONTAINERS:
+        return c
+    if c.kind == "empty":
         raise ImportFailed(str(path), None, None, "the file is empty")
     raise ImportFailed(str(path), None, None,
                        "cannot tell the file type (not JSON/JSONL, CSV/TSV or Parquet); set --option container=...")
@@ -223,255 +213,51 @@ def _splitter(path: str, rule: Any) -> Callable[[str], list[str]] | None:
     raise ImportFailed(path, None, "split_rule", f"unknown rule '{rule}'; use one of: {', '.join(SPLIT_RULES)}")
 
 
-# --------------------------------------------------------------------------- containers
-
-
-def _rows(path: Path, plan: _Plan) -> Iterator[tuple[int, dict[str, Any]]]:
-    if plan.container in {"csv", "tsv"}:
-        return _csv_rows(path, plan)
-    if plan.container == "parquet":
-        return _parquet_rows(path, plan)
-    return _json_rows(path, plan)
-
-
-def _json_rows(path: Path, plan: _Plan) -> Iterator[tuple[int, dict[str, Any]]]:
-    for line, obj in iter_objects(path):
-        for col in plan.needed:
-            if col not in obj:
-                raise ImportFailed(str(path), line, col, "mapped column missing from this record")
-        yield line, obj
-
-
-def _check_columns(path: Path, plan: _Plan, present: list[str]) -> None:
-    have = set(present)
-    for col in plan.needed:
-        if col not in have:
-            shown = ", ".join(present[:30]) + (" ..." if len(present) > 30 else "")
-            raise ImportFailed(str(path), None, col, f"mapped column not in the file; its columns: {shown}")
-
-
-def _csv_rows(path: Path, plan: _Plan) -> Iterator[tuple[int, dict[str, Any]]]:
-    # Long steps exceed csv's default 128 KiB field limit.
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    p = str(path)
-    row_no = 0
-    try:
-        with open(path, "rb") as fh:
-            reader = csv.reader(_decoded_lines(fh), delimiter=plan.delimiter, strict=True)
-            header = next(reader, None)
-            if not header:
-                raise ImportFailed(p, None, None, "no header row")
-            _check_columns(path, plan, header)
-            index = [(c, header.index(c)) for c in plan.needed]
-            width = len(header)
-            for row in reader:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                row_no += 1
-                if len(row) != width:
-                    raise fail(p, row_no, None, f"{len(row)} fields where the header has {width} "
-                               "(truncated row or unquoted delimiter?)", "row")
-                yield row_no, {c: row[i] for c, i in index}
-    except UnicodeDecodeError as exc:
-        # Lines are decoded one at a time as the reader asks for them: the failing one belongs to
-        # the row being read.
-        raise fail(p, row_no + 1, None, f"not valid UTF-8 (byte {exc.start} of its line)", "row") from None
-    except csv.Error as exc:
-        raise fail(p, row_no + 1, None, f"malformed CSV ({exc})", "row") from None
-
-
-def _decoded_lines(fh: Any) -> Iterator[str]:
-    """Strictly decoded text lines (newlines kept, as csv expects), a UTF-8 BOM dropped."""
-    first = True
-    for raw in fh:
-        if first:
-            raw = raw.removeprefix(b"\xef\xbb\xbf")
-            first = False
-        yield raw.decode("utf-8")
-
-
-def _parquet_rows(path: Path, plan: _Plan) -> Iterator[tuple[int, dict[str, Any]]]:
-    import pyarrow.parquet as pq
-
-    p = str(path)
-    try:
-        pf = pq.ParquetFile(path)
-        _check_columns(path, plan, pf.schema_arrow.names)
-        row_no = 0
-        for batch in pf.iter_batches(batch_size=8192, columns=plan.needed):
-            cols = [(c, batch.column(c).to_pylist()) for c in plan.needed]
-            for i in range(batch.num_rows):
-                row_no += 1
-                yield row_no, {c: values[i] for c, values in cols}
-    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid / ArrowIOError subclass these
-        msg = str(exc).strip().splitlines()
-        raise ImportFailed(p, None, None, f"not a readable Parquet file ({msg[0] if msg else type(exc).__name__})") from None
-
-
 # --------------------------------------------------------------------------- cells
 
 
 def _record(plan: _Plan, n: int, row: dict[str, Any], unit: str) -> TraceRecord:
     cols = plan.columns
     get = row.get
+    text = cells.text
     problem_col = cols["problem"]
     problem = get(problem_col)
     if not isinstance(problem, str):
-        raise _Bad(problem_col, f"expected text, found {_kind(problem)}")
-    steps = _steps(plan, cols["steps"], get(cols["steps"]))
-    labels = _labels(plan, cols["step_labels"], get(cols["step_labels"])) if "step_labels" in cols else None
+        raise BadCell(problem_col, f"expected text, found {cells.kind(problem)}")
+    steps = cells.steps(cols["steps"], get(cols["steps"]), plan.split)
+    labels = (cells.labels(cols["step_labels"], get(cols["step_labels"]), plan.labels, plan.scheme)
+              if "step_labels" in cols else None)
     if "first_error" in cols:
-        first = _first_error(plan, cols["first_error"], get(cols["first_error"]))
+        first = cells.first_error(cols["first_error"], get(cols["first_error"]), plan.base, plan.no_error)
         if first is not None and first >= len(steps):
-            raise _Bad(cols["first_error"], f"step {first + plan.base} (first_error_base {plan.base}) is out of range "
+            raise BadCell(cols["first_error"], f"step {first + plan.base} (first_error_base {plan.base}) is out of range "
                                             f"for {len(steps)} steps")
     elif labels is not None:
         first = first_error_from_labels(labels)
     else:
         first = None
-    scores = {name: _scores(col, get(col)) for name, col in plan.scores.items()} or None
-    sid = _text(get(cols["id"])) if "id" in cols else f"{unit} {n}"
+    scores = {name: cells.scores(col, get(col)) for name, col in plan.scores.items()} or None
+    sid = text(get(cols["id"])) if "id" in cols else f"{unit} {n}"
     if sid is None or not sid.strip():
-        raise _Bad(cols["id"], "empty id")
+        raise BadCell(cols["id"], "empty id")
     return TraceRecord(
         line=n,
         source_id=sid,
         problem=problem,
         steps=steps,
-        generator=_text(get(cols["generator"])) if "generator" in cols else None,
-        final_answer=_text(get(cols["final_answer"])) if "final_answer" in cols else None,
-        reference_answer=_text(get(cols["reference_answer"])) if "reference_answer" in cols else None,
-        final_answer_correct=_bool(cols["correct"], get(cols["correct"])) if "correct" in cols else None,
+        generator=text(get(cols["generator"])) if "generator" in cols else None,
+        final_answer=text(get(cols["final_answer"])) if "final_answer" in cols else None,
+        reference_answer=text(get(cols["reference_answer"])) if "reference_answer" in cols else None,
+        final_answer_correct=cells.boolean(cols["correct"], get(cols["correct"])) if "correct" in cols else None,
         gold_first_error=first,
         step_labels=labels,
-        error_type=_text(get(cols["error_type"])) if "error_type" in cols else None,
-        category=_text(get(cols["category"])) if "category" in cols else None,
-        split=_text(get(cols["split"])) if "split" in cols else None,
-        problem_id=_text(get(cols["problem_id"])) if "problem_id" in cols else None,
+        error_type=text(get(cols["error_type"])) if "error_type" in cols else None,
+        category=text(get(cols["category"])) if "category" in cols else None,
+        split=text(get(cols["split"])) if "split" in cols else None,
+        problem_id=text(get(cols["problem_id"])) if "problem_id" in cols else None,
         metadata={c: get(c) for c in plan.meta} or None,
         step_scores=scores,
     )
-
-
-def _kind(v: Any) -> str:
-    if v is None:
-        return "null"
-    return {str: "text", bool: "true/false", int: "an integer", float: "a number", list: "a list", dict: "an object"}.get(
-        type(v), type(v).__name__)
-
-
-def _text(v: Any) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return v if v.strip() else None  # an empty CSV cell means "not given"
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    if isinstance(v, (int, float, bool)):
-        return str(v)
-    return json.dumps(v, ensure_ascii=False, default=str)
-
-
-def _as_list(col: str, v: Any, what: str) -> list[Any] | None:
-    if v is None:
-        return None
-    if isinstance(v, (list, tuple)):
-        return list(v)
-    if isinstance(v, str):
-        s = v.strip()
-        if s == "":
-            return None
-        if s.startswith("["):
-            try:
-                parsed = json.loads(s)
-            except json.JSONDecodeError as exc:
-                raise _Bad(col, f"malformed JSON list ({exc.msg})") from None
-            if isinstance(parsed, list):
-                return parsed
-    raise _Bad(col, f"expected a list of {what}, found {_kind(v)}")
-
-
-def _steps(plan: _Plan, col: str, v: Any) -> list[str]:
-    if isinstance(v, str) and plan.split is not None:
-        return plan.split(v)
-    if isinstance(v, str) and not v.strip().startswith("["):
-        raise _Bad(col, "holds text, not a list: choose --option split_rule=newline|blankline|regex:<re>|step_markers")
-    steps = _as_list(col, v, "step texts")
-    if steps is None:
-        raise _Bad(col, "empty step list")
-    for i, s in enumerate(steps):
-        if not isinstance(s, str):
-            raise _Bad(f"{col}[{i}]", f"expected text, found {_kind(s)}")
-    return steps
-
-
-def _bool(col: str, v: Any) -> bool | None:
-    if v is None or isinstance(v, bool):
-        return v
-    if isinstance(v, (int, float)) and v in (0, 1):
-        return bool(v)
-    if isinstance(v, str):
-        s = v.strip().lower()
-        if s == "":
-            return None
-        if s in _TRUE:
-            return True
-        if s in _FALSE:
-            return False
-    raise _Bad(col, f"expected true/false, found {v!r}")
-
-
-def _first_error(plan: _Plan, col: str, v: Any) -> int | None:
-    if isinstance(v, float) and math.isnan(v):
-        v = None
-    if v is None or (isinstance(v, str) and not v.strip()):
-        return -1 if plan.no_error & {"null", "none", ""} else None
-    if isinstance(v, bool):
-        raise _Bad(col, f"expected a step index, found {v!r}")
-    key = str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip()
-    if key.lower() in plan.no_error:
-        return -1
-    try:
-        idx = int(key)
-    except ValueError:
-        raise _Bad(col, f"expected a step index or a no-error marker ({', '.join(sorted(plan.no_error))}), "
-                        f"found {v!r}") from None
-    if idx < plan.base:
-        raise _Bad(col, f"step index {idx} is below the base {plan.base} (set first_error_base / no_error?)")
-    return idx - plan.base
-
-
-def _labels(plan: _Plan, col: str, v: Any) -> list[int | None] | None:
-    raw = _as_list(col, v, "labels")
-    if raw is None:
-        return None
-    out: list[int | None] = []
-    table = plan.labels
-    for i, x in enumerate(raw):
-        if x is None:
-            out.append(None)
-            continue
-        key = str(int(x)) if isinstance(x, float) and x.is_integer() else str(x).strip().lower()
-        lab = table.get(key)
-        if lab is None:
-            raise _Bad(f"{col}[{i}]", f"unknown step label {x!r} (label_scheme {'pm1' if table is _PM1 else 'binary'})")
-        out.append(lab)
-    return out
-
-
-def _scores(col: str, v: Any) -> list[float | None]:
-    raw = _as_list(col, v, "scores")
-    if raw is None:
-        raise _Bad(col, "no scores")
-    out: list[float | None] = []
-    for i, x in enumerate(raw):
-        if x is None or (isinstance(x, float) and math.isnan(x)):
-            out.append(None)
-        elif isinstance(x, (int, float)) and not isinstance(x, bool):
-            out.append(float(x))
-        else:
-            raise _Bad(f"{col}[{i}]", f"expected a number, found {_kind(x)}")
-    return out
 
 
 # --------------------------------------------------------------------------- suggestions

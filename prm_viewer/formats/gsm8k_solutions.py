@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from prm_viewer.errors import ImportFailed
-from prm_viewer.formats._text import after_marker
-from prm_viewer.formats.base import Format, Sample, check_options, iter_objects, need, register
+from prm_viewer.answers import after_marker
+from prm_viewer.formats.base import Format, Sample, check_options, register
+from prm_viewer.formats.containers import records
+from prm_viewer.formats.fields import need
 from prm_viewer.model import Skip, TraceRecord
 
 _MARKERS = ("####", "A:")
@@ -47,7 +49,7 @@ class Gsm8kSolutions(Format):
         check_options(path, options, {"split"})
         split = options.get("split")
         p = str(path)
-        for line, obj in iter_objects(path):
+        for line, obj in records(self.open(path)):
             problem = need(path, line, obj, "question", str)
             truth = need(path, line, obj, "ground_truth", str)
             reference = after_marker(truth, _MARKERS)

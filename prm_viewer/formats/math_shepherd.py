@@ -24,14 +24,21 @@ from pathlib import Path
 from typing import Any
 
 from prm_viewer.errors import ImportFailed
-from prm_viewer.formats._text import strip_step_prefix
-from prm_viewer.formats.base import Format, Sample, check_options, iter_objects, need, opt, register
+from prm_viewer.formats.base import Format, Sample, check_options, register
+from prm_viewer.formats.containers import records
+from prm_viewer.formats.fields import need, opt
 from prm_viewer.model import Skip, TraceRecord
 
 TAG = "ки"
 _STEP1 = re.compile(r"Step\s*1\s*[:.]")
 _ANSWER = re.compile(r"The answer is:?\s*(.+?)\s*$", re.S)
 _LABELS = {"+": 1, "-": -1}
+_STEP_PREFIX = re.compile(r"^\s*Step\s*\d+\s*[:.]\s*", re.I)
+
+
+def strip_step_prefix(text: str) -> str:
+    """``"Step 3: x = 2"`` -> ``"x = 2"`` (the store numbers steps itself)."""
+    return _STEP_PREFIX.sub("", text, count=1)
 
 
 @register
@@ -51,7 +58,7 @@ class MathShepherd(Format):
     def read(self, path: Path, options: dict[str, Any]) -> Iterator[TraceRecord | Skip]:
         check_options(path, options, {"split"})
         split = options.get("split")
-        for line, obj in iter_objects(path):
+        for line, obj in records(self.open(path)):
             text = need(path, line, obj, "input", str)
             labelled = need(path, line, obj, "label", str)
             problem, steps, labels = parse(str(path), line, text, labelled)

@@ -18,8 +18,9 @@ Mapping (one trace = the path the labeller walked):
   ``solution`` (the labeller accepted the path to its answer), otherwise unknown (``None``);
 - final_answer = the text after ``# Answer`` in the last step; reference_answer =
   ``ground_truth_answer``; final_answer_correct = the two match after normalising spaces,
-  ``$``, ``\\boxed{}`` (string equality: an equivalent answer written differently reads as
-  wrong); unknown when the trace has no final answer;
+  ``$``, ``\\boxed{}`` and the writing of plain numbers (``prm_viewer.answers.equivalent``: an
+  equivalent expression written differently reads as wrong); unknown when the trace has no
+  final answer;
 - source id = ``<labeler>@<timestamp>`` (unique per session); generator is not recorded
   (``None``); metadata keeps finish_reason, labeler, timestamp, generation, total_time,
   human_steps and the phase-2 pre-generated answer / verifier score when present.
@@ -37,8 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from prm_viewer.errors import ImportFailed
-from prm_viewer.formats._text import answers_match
-from prm_viewer.formats.base import Format, Sample, check_options, iter_objects, need, register
+from prm_viewer.answers import equivalent
+from prm_viewer.formats.base import Format, Sample, check_options, register
+from prm_viewer.formats.containers import records
+from prm_viewer.formats.fields import need
 from prm_viewer.model import Skip, TraceRecord
 
 _RATINGS = {-1, 0, 1}
@@ -63,7 +66,7 @@ class PRM800K(Format):
         check_options(path, options, {"split"})
         split = options.get("split")
         p = str(path)
-        for line, obj in iter_objects(path):
+        for line, obj in records(self.open(path)):
             if obj.get("is_quality_control_question"):
                 yield Skip(line, "quality-control question")
                 continue
@@ -107,7 +110,7 @@ class PRM800K(Format):
                 steps=steps,
                 final_answer=final,
                 reference_answer=reference,
-                final_answer_correct=answers_match(final, reference) if final is not None else None,
+                final_answer_correct=equivalent(final, reference) if final is not None else None,
                 gold_first_error=first,
                 step_labels=labels,
                 split=split,

@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from prm_viewer.errors import ImportFailed
-from prm_viewer.formats.base import Format, Sample, check_options, iter_objects, need, need_str_list, opt, register
+from prm_viewer.formats.base import Format, Sample, check_options, register
+from prm_viewer.formats.containers import records
+from prm_viewer.formats.fields import need, need_str_list, opt
 from prm_viewer.model import Skip, TraceRecord
 
 _QUESTION_KEYS = ("modified_question", "question", "original_question")
@@ -44,7 +46,7 @@ class PRMBench(Format):
     def read(self, path: Path, options: dict[str, Any]) -> Iterator[TraceRecord | Skip]:
         check_options(path, options, {"split"})
         split = options.get("split")
-        for line, obj in iter_objects(path):
+        for line, obj in records(self.open(path)):
             steps = need_str_list(path, line, obj, "modified_process")
             errors = need(path, line, obj, "error_steps", list)
             n = len(steps)

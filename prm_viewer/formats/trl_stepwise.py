@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from prm_viewer.errors import ImportFailed
-from prm_viewer.formats.base import (
-    Format, Sample, check_options, fail, iter_objects, iter_parquet_rows, need, need_str_list, register,
-    sniff_kind,
-)
+from prm_viewer.formats.base import Format, Sample, check_options, register
+from prm_viewer.formats.containers import records
+from prm_viewer.formats.fields import need, need_str_list
 from prm_viewer.model import Skip, TraceRecord
 
 _KEYS = {"prompt", "completions", "labels"}
@@ -30,14 +29,12 @@ _KEYS = {"prompt", "completions", "labels"}
 class TrlStepwise(Format):
     name = "trl-stepwise"
     label = "TRL stepwise supervision (prompt, completions, labels)"
+    containers = ("jsonl", "json", "parquet")
 
     def detect(self, sample: Sample) -> bool:
         return (bool(sample.records) and _KEYS <= sample.keys
                 and isinstance(sample.records[0].get("completions"), list)
                 and isinstance(sample.records[0].get("labels"), list))
-
-    def record_unit(self, path: Path) -> str:
-        return "row" if sniff_kind(path) == "parquet" else "line"
 
     def source_fields(self, options: dict[str, Any]) -> dict[str, str]:
         return {"problem": "prompt", "steps": "completions", "step_labels": "labels"}
@@ -45,19 +42,16 @@ class TrlStepwise(Format):
     def read(self, path: Path, options: dict[str, Any]) -> Iterator[TraceRecord | Skip]:
         check_options(path, options, {"split"})
         split = options.get("split")
-        unit = self.record_unit(path)
-        records = iter_parquet_rows(path) if unit == "row" else iter_objects(path)
-        for line, obj in records:
-            try:
-                steps = need_str_list(path, line, obj, "completions")
-                raw = need(path, line, obj, "labels", list)
-                prompt = need(path, line, obj, "prompt", str)
-            except ImportFailed as exc:
-                raise fail(path, line, exc.field, exc.message, unit) from None
+        c = self.open(path)
+        unit = c.unit
+        for line, obj in records(c):
+            steps = need_str_list(path, line, obj, "completions", unit=unit)
+            raw = need(path, line, obj, "labels", list, unit=unit)
+            prompt = need(path, line, obj, "prompt", str, unit=unit)
             labels: list[int | None] = []
             for i, v in enumerate(raw):
                 if not isinstance(v, bool):
-                    raise fail(path, line, f"labels[{i}]", f"expected true/false, found {v!r}", unit)
+                    raise ImportFailed(str(path), line, f"labels[{i}]", f"expected true/false, found {v!r}", unit=unit)
                 labels.append(1 if v else -1)
             sid = obj.get("id", obj.get("index"))
             yield TraceRecord(

@@ -123,32 +123,24 @@ def register_scorer(
     if spec.backend_options:  # e.g. vllm-server endpoints: a stored scorer must say where it runs
         identity["backend_options"] = spec.backend_options
     scorer_id = "s-" + hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    existing = store.cursor().execute("SELECT name FROM scorers WHERE scorer_id = ?", [scorer_id]).fetchone()
+    existing = store.scorer_by_id(scorer_id)
     if existing and not name:
-        return store.resolve_scorer(scorer_id)
+        return existing
     if not name:
         base = f"{rec.name}:{ckpt.path.name}" if ckpt else rec.name
-        name = _unique_scorer_name(store, base)
+        name = store.unique_scorer_name(base)
     provenance = {
         "checkpoint_ref": checkpoint, "checkpoint_path": spec.checkpoint, "revision": revision,
         "architectures": list(ckpt.architectures) if ckpt else [], "device": dev, "dtype": dt,
         "packages": package_versions(), "trust_remote_code": spec.trust_remote_code,
         "aggregate": rec.aggregate,
     }
-    store.upsert_scorer(None, {
+    store.upsert_scorer({
         "scorer_id": scorer_id, "name": name, "recipe": rec.name, "backend": backend, "checkpoint": spec.checkpoint,
         "revision": revision, "options": spec.to_dict(),
         "threshold": float(settings.get("threshold") if threshold is None else threshold), "provenance": provenance,
     })
     return store.resolve_scorer(scorer_id)
-
-
-def _unique_scorer_name(store: Store, wanted: str) -> str:
-    taken = {r[0] for r in store.cursor().execute("SELECT name FROM scorers").fetchall()}
-    name, k = wanted, 2
-    while name in taken:
-        name, k = f"{wanted}-{k}", k + 1
-    return name
 
 
 def scorer_spec(scorer: dict[str, Any]) -> ScorerSpec:

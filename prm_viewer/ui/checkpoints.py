@@ -7,7 +7,7 @@ workers are separate processes, so nothing heavy runs in the page script.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -16,6 +16,9 @@ from prm_viewer.errors import PrmViewerError
 from prm_viewer.store import Store
 from prm_viewer.ui.state import cached, get_runner
 from prm_viewer.ui.text import plain
+
+if TYPE_CHECKING:
+    from prm_viewer.jobs import JobRunner
 
 AUTO = "(auto-detect)"
 DEFAULT = "(default for the recipe)"
@@ -40,9 +43,17 @@ def _detect(ref: str, trust_remote_code: bool) -> dict[str, Any]:
             "architectures": list(ckpt.architectures)}
 
 
+def dtype_choices(backend: str | None) -> list[str]:
+    """The explicit precisions ``backend`` accepts (besides ``auto``); for the recipe's default
+    backend, those any backend accepts (the backend the recipe picks checks the choice)."""
+    from prm_viewer.scoring.backends import backend_dtypes, backend_names
+
+    names = [backend] if backend is not None else backend_names()
+    return list(dict.fromkeys(d for name in names for d in backend_dtypes(name)))
+
+
 def register_form(store: Store) -> None:
     from prm_viewer.scoring.backends import backend_names
-    from prm_viewer.scoring.backends.transformers_backend import DTYPES
     from prm_viewer.scoring.recipes import RECIPES
     from prm_viewer.scoring.scorers import TRUST_REMOTE_CODE_HELP, register_scorer
 
@@ -71,7 +82,7 @@ def register_form(store: Store) -> None:
     backends = [DEFAULT, *backend_names()]
     backend = c2.selectbox("Backend", backends, key="ck_backend")
     device = c3.selectbox("Device", ["auto", "cpu", "cuda"], key="ck_device")
-    dtype = c4.selectbox("Precision", ["auto", *DTYPES], key="ck_dtype",
+    dtype = c4.selectbox("Precision", ["auto", *dtype_choices(None if backend == DEFAULT else backend)], key="ck_dtype",
                          help="auto: bfloat16 on a GPU, float32 on CPU. bfloat16 on a CPU with native bf16 "
                               "is ~1.6-1.9x faster here; its scores differ by ~1e-2.")
     threshold = c5.number_input("Threshold", 0.0, 1.0, float(settings.get("threshold")), 0.05, key="ck_threshold",
@@ -91,7 +102,7 @@ def register_form(store: Store) -> None:
         st.success(f"Registered scorer **{plain(st.session_state['ck_registered'])}**. Queue it below.")
 
 
-def queue_form(store: Store, runner: Any) -> None:
+def queue_form(store: Store, runner: JobRunner) -> None:
     from prm_viewer.scoring.recipes import RECIPES
 
     st.markdown("**Queue scoring jobs**")
@@ -106,9 +117,9 @@ def queue_form(store: Store, runner: Any) -> None:
     registered = st.session_state.get("ck_registered")
     ids = list(sc_names)
     default = next((i for i, s in enumerate(ids) if sc_names[s] == registered), 0)
-    scorer = st.selectbox("Scorer", ids, index=default, format_func=sc_names.get, key="ck_job_scorer")
-    chosen = st.multiselect("Datasets", list(ds_names), format_func=ds_names.get, key="ck_job_datasets")
-    if st.button("Queue scoring", type="primary", key="ck_queue", disabled=not chosen):
+    scorer = st.selectbox("Scorer", ids, index=default, format_func=lambda s: sc_names[s], key="ck_job_scorer")
+    chosen = st.multiselect("Datasets", list(ds_names), format_func=lambda d: ds_names[d], key="ck_job_datasets")
+    if st.button("Queue scoring", type="primary", key="ck_queue", disabled=not chosen) and scorer is not None:
         queued = []
         try:
             for did in chosen:
@@ -125,11 +136,7 @@ def queue_form(store: Store, runner: Any) -> None:
 def checkpoints_section(store: Store) -> None:
     st.markdown("**Scorers**")
     scorers_table(store)
-    runner = get_runner()
-    if runner is None:
-        st.info("The scoring engine is not available in this installation, so checkpoints cannot be registered here.")
-        return
     with st.container(border=True):
         register_form(store)
     with st.container(border=True):
-        queue_form(store, runner)
+        queue_form(store, get_runner())

@@ -156,7 +156,7 @@ def filter_widgets(options: Mapping[str, Any], initial: TraceFilter, key: str = 
             st.session_state[k] = v
     sb = st.sidebar
     sb.header("Filters")
-    datasets = sb.multiselect("Datasets", list(ds_names), format_func=ds_names.get, key=f"{key}_ds",
+    datasets = sb.multiselect("Datasets", list(ds_names), format_func=lambda d: ds_names[d], key=f"{key}_ds",
                               placeholder="all datasets")
     scorer = sb.selectbox("Scorer", [None, *sc_names], format_func=lambda s: "(none)" if s is None else sc_names[s],
                           key=f"{key}_scorer", help="Colours the heatmap; needed for score and predicted-error filters.")
@@ -166,14 +166,12 @@ def filter_widgets(options: Mapping[str, Any], initial: TraceFilter, key: str = 
         if options["categories"] else []
     splits = sb.multiselect("Split", options["splits"], key=f"{key}_split", placeholder="all") \
         if options["splits"] else []
-    labels = CHOICE_LABELS
-    correct = sb.selectbox("Final answer", list(labels["correct"]), format_func=labels["correct"].get, key=f"{key}_correct")
-    gold = sb.selectbox("Gold first error", list(labels["gold_error"]), format_func=labels["gold_error"].get,
-                        key=f"{key}_gold")
-    pred = sb.selectbox("Predicted first error", list(labels["pred_error"]), format_func=labels["pred_error"].get,
-                        key=f"{key}_pred", disabled=scorer is None)
-    lo_min = sb.slider("Minimum step score", 0.0, 1.0, step=0.01, key=f"{key}_min", disabled=scorer is None)
-    lo_last = sb.slider("Last step score", 0.0, 1.0, step=0.01, key=f"{key}_last", disabled=scorer is None)
+    correct = _choice(sb, "Final answer", "correct", f"{key}_correct")
+    gold = _choice(sb, "Gold first error", "gold_error", f"{key}_gold")
+    pred = _choice(sb, "Predicted first error", "pred_error", f"{key}_pred", disabled=scorer is None)
+    # Seeded from session state with a (low, high) pair, so each slider returns a range.
+    lo_min = _range_value(sb.slider("Minimum step score", 0.0, 1.0, step=0.01, key=f"{key}_min", disabled=scorer is None))
+    lo_last = _range_value(sb.slider("Last step score", 0.0, 1.0, step=0.01, key=f"{key}_last", disabled=scorer is None))
     text = sb.text_input("Search problems and steps", key=f"{key}_q", placeholder="text to find")
     full = (0.0, 1.0)
     return replace(
@@ -181,7 +179,19 @@ def filter_widgets(options: Mapping[str, Any], initial: TraceFilter, key: str = 
         datasets=tuple(datasets), scorer=scorer, generators=tuple(generators), categories=tuple(categories),
         splits=tuple(splits), correct=correct, gold_error=gold,
         pred_error=pred if scorer else "any",
-        min_score=tuple(lo_min) if scorer and tuple(lo_min) != full else None,
-        last_score=tuple(lo_last) if scorer and tuple(lo_last) != full else None,
+        min_score=lo_min if scorer and lo_min != full else None,
+        last_score=lo_last if scorer and lo_last != full else None,
         text=text.strip(),
     )
+
+
+def _choice(sb: Any, label: str, field: str, key: str, disabled: bool = False) -> str:
+    """A selectbox over one of :data:`CHOICE_LABELS` (``"any"`` when nothing is chosen)."""
+    labels = CHOICE_LABELS[field]
+    value = sb.selectbox(label, list(labels), format_func=lambda v: labels[v], key=key, disabled=disabled)
+    return str(value) if value is not None else "any"
+
+
+def _range_value(value: Any) -> tuple[float, float]:
+    lo, hi = value
+    return (float(lo), float(hi))

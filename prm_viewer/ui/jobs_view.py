@@ -1,18 +1,25 @@
 """The Jobs page's live table: a fragment that re-reads the jobs table every second while jobs
-are queued or running (the app's JobRunner thread does the work and writes the progress)."""
+are queued or running (the app's JobRunner thread does the work and writes the progress).
+
+The fragment's own reruns do not pass through the page run, so its body carries the error
+boundary itself (:func:`~prm_viewer.ui.boundary.guarded`)."""
 
 from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from prm_viewer import queries
-from prm_viewer.errors import PrmViewerError
 from prm_viewer.store import Store
+from prm_viewer.ui.boundary import guarded
 from prm_viewer.ui.text import plain
+
+if TYPE_CHECKING:
+    from prm_viewer.jobs import JobRunner
 
 ACTIVE = ("queued", "running")
 STATUS_BADGE = {"queued": ":gray-badge[queued]", "running": ":blue-badge[running]", "done": ":green-badge[done]",
@@ -25,7 +32,7 @@ def _eta(seconds: Any) -> str:
     return str(timedelta(seconds=int(seconds)))
 
 
-def _job_row(job: dict[str, Any], runner: Any) -> None:
+def _job_row(job: dict[str, Any], runner: JobRunner) -> None:
     with st.container(border=True, key=f"job_{job['job_id']}"):
         done, total = int(job["traces_done"] or 0), int(job["traces_total"] or 0)
         st.markdown(f"{STATUS_BADGE.get(job['status'], job['status'])} **{plain(str(job['scorer']))}** on "
@@ -45,21 +52,18 @@ def _job_row(job: dict[str, Any], runner: Any) -> None:
             _act(runner.retry, job["job_id"])
 
 
-def _act(fn: Any, job_id: str) -> None:
-    try:
-        fn(job_id)
-    except PrmViewerError as exc:
-        st.error(str(exc))
-        return
+def _act(fn: Callable[[str], None], job_id: str) -> None:
+    fn(job_id)  # a PrmViewerError (say, the job finished meanwhile) is shown by the boundary
     st.rerun()
 
 
-def live_jobs(store: Store, runner: Any) -> None:
+def live_jobs(store: Store, runner: JobRunner) -> None:
     """Draw the jobs; while any is active the fragment reruns itself every second."""
     jobs = queries.jobs(store)
     active = bool(jobs["status"].isin(ACTIVE).any()) if not jobs.empty else False
 
     @st.fragment(run_every=1.0 if active else None)
+    @guarded
     def table() -> None:
         current = queries.jobs(store)
         if current.empty:

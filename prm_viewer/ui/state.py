@@ -6,7 +6,7 @@ Every page (including the analysis pages) uses these:
   (``st.cache_resource`` keyed on the configured path). On first open of an empty store it
   loads the synthetic demo when the ``demo_on_empty`` setting is true.
 - :func:`get_runner` -- the job runner owned by the app process (scoring runs in worker
-  processes, never in the script run), or ``None`` when the scoring package is not available.
+  processes, never in the script run).
 - :func:`cached` -- call a read function ``fn(store, *args)`` through ``st.cache_data`` keyed on
   ``store.data_version()``, so any committed write invalidates the cached result.
 """
@@ -17,12 +17,15 @@ import atexit
 from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import streamlit as st
 
 from prm_viewer import settings
 from prm_viewer.store import Store
+
+if TYPE_CHECKING:
+    from prm_viewer.jobs import JobRunner
 
 T = TypeVar("T")
 
@@ -31,18 +34,10 @@ T = TypeVar("T")
 def _open_store(path: str) -> Store:
     store = Store(Path(path))
     if settings.get("demo_on_empty") and store.is_empty():
-        _load_demo(store)
+        from prm_viewer.demo import load_demo
+
+        load_demo(store)
     return store
-
-
-def _load_demo(store: Store) -> None:
-    try:
-        demo = import_module("prm_viewer.demo")
-    except ModuleNotFoundError:
-        return
-    load = getattr(demo, "load_demo", None)
-    if load is not None:
-        load(store)
 
 
 def ensure_app_entry() -> None:
@@ -67,31 +62,20 @@ def get_store() -> Store:
 
 
 @st.cache_resource(show_spinner=False)
-def _make_runner(path: str) -> Any:
-    try:
-        jobs = import_module("prm_viewer.jobs")
-    except ModuleNotFoundError as exc:
-        if exc.name != "prm_viewer.jobs":
-            raise
-        return None
-    runner_cls = getattr(jobs, "JobRunner", None)
-    if runner_cls is None:
-        return None
-    runner = runner_cls(_open_store(path))
+def _make_runner(path: str) -> JobRunner:
+    from prm_viewer.jobs import JobRunner
+
+    runner = JobRunner(_open_store(path))
     # A restarted app resumes unfinished jobs; the runner monitors workers in its own thread.
-    for name in ("resume", "start"):
-        fn = getattr(runner, name, None)
-        if callable(fn):
-            fn()
-    stop = getattr(runner, "stop", None)
-    if callable(stop):
-        # Stop polling before the interpreter exits: a thread inside DuckDB at shutdown aborts it.
-        atexit.register(stop)
+    runner.resume()
+    runner.start()
+    # Stop polling before the interpreter exits: a thread inside DuckDB at shutdown aborts it.
+    atexit.register(runner.stop)
     return runner
 
 
-def get_runner() -> Any:
-    """The job runner owned by this app process, or ``None`` without the scoring package."""
+def get_runner() -> JobRunner:
+    """The job runner owned by this app process."""
     return _make_runner(str(settings.db_path().resolve()))
 
 

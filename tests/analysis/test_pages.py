@@ -26,7 +26,9 @@ def demo_db(tmp_path, monkeypatch) -> Path:
 
 
 def _run(page: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=120)
+    # Through app.py, as a user gets there: the page runs inside the app's error boundary.
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page(f"pages/{page}")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

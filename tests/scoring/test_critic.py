@@ -103,7 +103,7 @@ def test_processbench_prompt_tags_paragraphs_from_zero():
     assert "\\boxed{}" in p and "[Math Problem]\n\nWhat is 7 + 5, times 3?" in p
 
 
-def _check_stored(rows: list[dict], traces) -> int:
+def check_stored(rows: list[dict], traces) -> int:
     """Each trace's rows are either a valid verdict's pattern or all unscored with the judge's text."""
     parsed = 0
     for t in traces:
@@ -140,7 +140,7 @@ def test_random_judge_on_vllm_parses_or_stores_unparsed(judges):
         rows = score_traces(eng, TRACES).to_pylist()
     finally:
         eng.close()
-    _check_stored(rows, TRACES)
+    check_stored(rows, TRACES)
 
 
 def test_silent_judge_output_is_stored_as_unparsed(judges):
@@ -148,7 +148,7 @@ def test_silent_judge_output_is_stored_as_unparsed(judges):
                                  recipe_options={"max_tokens": 8}))
     rows = score_traces(eng, TRACES).to_pylist()
     eng.close()
-    assert _check_stored(rows, TRACES) == 0
+    assert check_stored(rows, TRACES) == 0
     heads = [r["note"] for r in rows if r["step_idx"] == 0]
     assert all(h.startswith("judge (processbench) output unparsed (no \\boxed{} answer)") for h in heads)
 

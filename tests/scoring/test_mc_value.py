@@ -26,7 +26,9 @@ def demo_traces(n: int = 6) -> tuple[list[TraceInput], dict[str, int]]:
     _, records = demo_records()[1]
     picked = [r for r in records if r["gold_first_error"] != -1][: n // 2] \
         + [r for r in records if r["gold_first_error"] == -1][: n - n // 2]
-    return [TraceInput(f"m-{i}", r["problem"], r["steps"]) for i, r in enumerate(picked)], tasks
+    # The reference answer travels with the trace, as the store passes it (the demo records carry it).
+    return [TraceInput(f"m-{i}", r["problem"], r["steps"], reference_answer=r["reference_answer"])
+            for i, r in enumerate(picked)], tasks
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +107,7 @@ def test_final_answer_extraction():
 
 def test_prefixes_beyond_the_context_are_noted_not_truncated(provers):
     t = TraceInput("x", "[synthetic demo] Start with 7. Then add 5, multiply by 3. What is the result?",
-                   ["7 + 5 = 12", "12 * 3 = 36"])
+                   ["7 + 5 = 12", "12 * 3 = 36"], reference_answer="36")
     from transformers import AutoTokenizer
 
     from prm_viewer.scoring.recipes.mc_value import prefix_text

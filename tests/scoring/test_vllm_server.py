@@ -24,7 +24,7 @@ from prm_viewer.scoring.engine import ScorerSpec, load_engine, score_traces
 from prm_viewer.scoring.recipes import TraceInput, get_recipe
 from tests.scoring import test_implicit_prm as implicit
 from tests.scoring import test_recipes as ref
-from tests.scoring.test_critic import _check_stored
+from tests.scoring.test_critic import check_stored
 from tests.scoring.test_vllm_helpers import Server, build_combo, build_qwen_lm
 
 pytestmark = pytest.mark.vllm
@@ -91,7 +91,7 @@ def test_critic_and_rollouts_through_a_server(servers):
     opts = {"endpoints": [servers["gprm"].url]}
     critic = load_engine(ScorerSpec(recipe="critic", checkpoint=str(f["gprm"]), backend="vllm-server",
                                     recipe_options={"max_tokens": 16, "samples": 2, "temperature": 1.0}, backend_options=opts))
-    _check_stored(score_traces(critic, ref.TRACES).to_pylist(), ref.TRACES)
+    check_stored(score_traces(critic, ref.TRACES).to_pylist(), ref.TRACES)
     demo = TraceInput("m", "[synthetic demo] Start with 7. Then add 5, multiply by 3. What is the result?",
                       ["7 + 5 = 12", "12 * 3 = 36"])
     mc = load_engine(ScorerSpec(recipe="mc-value", checkpoint=str(f["gprm"]), backend="vllm-server",

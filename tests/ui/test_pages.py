@@ -61,6 +61,31 @@ def test_pages_are_all_in_the_navigation() -> None:
 
 
 @pytest.mark.parametrize("page", PAGES)
+def test_every_page_uses_the_page_base_and_leaves_errors_to_the_boundary(page: str) -> None:
+    """The common preamble comes from ``prm_viewer.ui.page``; showing a user error and stopping is
+    the error boundary's job (a page catches one only to do more, e.g. keep a form on screen)."""
+    import ast
+
+    tree = ast.parse((ROOT / "pages" / f"{page}.py").read_text())
+    imports = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "prm_viewer.ui.page"
+               for a in n.names}
+    assert "page" in imports, page
+    assert not any(isinstance(n, ast.ImportFrom) and any(a.name == "get_store" for a in n.names)
+                   for n in ast.walk(tree)), page
+    for handler in (n for n in ast.walk(tree) if isinstance(n, ast.ExceptHandler)):
+        body = [ast.unparse(s) for s in handler.body]
+        assert not (len(body) == 2 and body[0].startswith("st.error(") and body[1] == "st.stop()"), \
+            f"{page}: line {handler.lineno} does what the error boundary does"
+
+
+def test_the_root_url_and_library_open_the_library(empty_db: Path) -> None:
+    """The default page is served at ``/`` and, registered a second time, at ``/library``."""
+    root = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not root.exception and [t.value for t in root.title] == ["Library"]
+    assert [t.value for t in _run("library").title] == ["Library"]
+
+
+@pytest.mark.parametrize("page", PAGES)
 def test_page_on_empty_store(page: str, empty_db: Path) -> None:
     at = _run(page)
     if page == "explorer":

@@ -21,46 +21,25 @@ from typing import Any
 import numpy as np
 
 from prm_viewer.errors import MissingDependency, RecipeError
-from prm_viewer.scoring.backends.base import Backend, RunSpec, buckets
+from prm_viewer.scoring.backends.base import Backend, Loaded, RunSpec, buckets
+from prm_viewer.scoring.backends.lm import LM_KIND
 from prm_viewer.scoring.backends.prefix import Group, share_groups
+from prm_viewer.scoring.backends.torch_device import (
+    DTYPES,
+    context_length,
+    free_memory,
+    resolve,
+    resolve_batch_tokens,
+    resolve_device,
+    resolve_dtype,
+)
 from prm_viewer.scoring.recipes.base import EncodedTrace
-
-DTYPES = ("float32", "bfloat16", "float16")
-"""Explicit dtypes a scorer may ask for (besides ``auto``)."""
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RecipeError(f"device '{device}' asked for, but no CUDA GPU is visible to torch")
-    return device
-
-
-def resolve_batch_tokens(batch_tokens: int, device: str) -> int:
-    """The token budget of one batch; 0 = auto: 4096 on CPU (bigger padded batches were slower
-    there, see BENCHMARKS.md), 16384 on a GPU."""
-    if batch_tokens and batch_tokens > 0:
-        return int(batch_tokens)
-    return 4096 if device == "cpu" else 16384
-
-
-def resolve_dtype(dtype: str, device: str) -> str:
-    """``auto`` -> bfloat16 on GPU, float32 on CPU."""
-    if dtype == "auto":
-        return "bfloat16" if device.startswith("cuda") else "float32"
-    if dtype not in DTYPES:
-        raise RecipeError(f"unknown dtype '{dtype}'; choose auto, {', '.join(DTYPES)}")
-    return dtype
 
 
 def _model_class(spec: RunSpec) -> Any:
     from transformers import AutoModelForCausalLM, AutoModelForTokenClassification
 
-    archs = spec.checkpoint.architectures
+    archs = spec.model_checkpoint().architectures
     if "Qwen2ForProcessRewardModel" in archs and not spec.trust_remote_code:
         from prm_viewer.scoring.qwen2_prm import Qwen2ForProcessRewardModel
 
@@ -88,11 +67,11 @@ class TransformersRunner:
         except ImportError:
             raise MissingDependency("torch", "pip install torch==2.13.0", "the transformers backend") from None
         self.torch = torch
-        self.device = resolve_device(spec.device)
-        self.dtype = resolve_dtype(spec.dtype, self.device)
+        self.device: str = resolve_device(spec.device)
+        self.dtype: str = resolve_dtype(spec.dtype, self.device)
         self.kind = spec.prepared.recipe.model_kind
         self.batch_tokens = resolve_batch_tokens(spec.batch_tokens, self.device)
-        ckpt = spec.checkpoint
+        ckpt = spec.model_checkpoint()
         cls = _model_class(spec)
         try:
             model, info = cls.from_pretrained(
@@ -114,14 +93,14 @@ class TransformersRunner:
                 f"checkpoint '{ckpt.ref}': weights missing for {len(missing)} parameters "
                 f"(e.g. {', '.join(sorted(missing)[:3])}); is it the right architecture/recipe?"
             )
-        self.model = model.to(self.device).eval()
+        self.model: Any = model.to(self.device).eval()  # a transformers PreTrainedModel
         self.body = self.model.base_model
         self.head = _head(self.model, self.kind)
         returned = spec.prepared.returned_token_ids
         self.returned = torch.tensor(returned, device=self.device) if (returned and self.kind == "causal-lm") else None
         tok = spec.prepared.tokenizer
         self.pad_id = int(tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0))
-        self.max_length = spec.max_length or _context_length(self.model.config, tok)
+        self.max_length: int | None = spec.max_length or context_length(self.model.config, tok)
         cfg = self.model.config
         window = getattr(cfg, "sliding_window", None)
         self.window = int(window) if window and getattr(cfg, "use_sliding_window", True) else None
@@ -182,15 +161,15 @@ class TransformersRunner:
         torch = self.torch
         if not len(which):
             return
-        which = np.asarray(which, dtype=np.int64)
-        lengths = np.fromiter((len(batch[i].input_ids) for i in which), dtype=np.int64, count=len(which))
+        idx = np.asarray(which, dtype=np.int64)
+        lengths = np.fromiter((len(batch[int(i)].input_ids) for i in idx), dtype=np.int64, count=len(idx))
         for group in buckets(lengths, self.batch_tokens):
-            members = [batch[int(i)] for i in which[group]]
+            members = [batch[int(i)] for i in idx[group]]
             ids, mask = self._padded([m.input_ids for m in members])
             with torch.inference_mode():
                 hidden = self.body(input_ids=torch.from_numpy(ids).to(self.device),
                                    attention_mask=torch.from_numpy(mask.astype(np.int64)).to(self.device)).last_hidden_state
-                self._read_into(hidden, members, which[group], out)
+                self._read_into(hidden, members, idx[group], out)
 
     def _run_shared(self, batch: Sequence[EncodedTrace], groups: Sequence[Group], out: list[np.ndarray]) -> None:
         """Each group's shared prefix once (keys and values kept), then every member's continuation
@@ -257,21 +236,12 @@ class TransformersRunner:
 
     def close(self) -> None:
         del self.model, self.body, self.head
-        if self.device.startswith("cuda"):
-            self.torch.cuda.empty_cache()
+        free_memory(self.device)
 
 
-def _context_length(config: Any, tokenizer: Any) -> int | None:
-    limits = [v for v in (getattr(config, "max_position_embeddings", None),) if isinstance(v, int) and v > 0]
-    tmax = getattr(tokenizer, "model_max_length", None)
-    if isinstance(tmax, int) and 0 < tmax < 10_000_000:  # transformers uses ~1e30 for "unset"
-        limits.append(tmax)
-    return min(limits) if limits else None
-
-
-def _load(spec: RunSpec) -> Any:
-    if spec.prepared.recipe.model_kind == "language-model":  # log-probabilities / generation: lm_transformers.py
-        from prm_viewer.scoring.lm_transformers import TransformersLM
+def load(spec: RunSpec) -> Loaded:
+    if spec.prepared.recipe.model_kind == LM_KIND:  # log-probabilities / generation: transformers_lm.py
+        from prm_viewer.scoring.backends.transformers_lm import TransformersLM
 
         return TransformersLM(spec)
     return TransformersRunner(spec)
@@ -280,6 +250,12 @@ def _load(spec: RunSpec) -> Any:
 BACKEND = Backend(
     name="transformers",
     help="transformers on CPU or GPU (bf16 on GPU, float32 on CPU), length-bucketed batches",
-    model_kinds=frozenset({"token-classification", "causal-lm", "language-model"}),
-    load=_load,
+    model_kinds=frozenset({"token-classification", "causal-lm", LM_KIND}),
+    load=load,
+    dtypes=DTYPES,
+    resolve=resolve,
 )
+
+# DTYPES and the resolve_* helpers stay importable from here for older callers (scorers.py,
+# ui/checkpoints.py); torch_device.py owns them.
+__all__ = ["BACKEND", "DTYPES", "TransformersRunner", "resolve_batch_tokens", "resolve_device", "resolve_dtype"]

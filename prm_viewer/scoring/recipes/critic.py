@@ -24,12 +24,18 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
 
 from prm_viewer.errors import RecipeError
-from prm_viewer.scoring.lm import LM_KIND, Sampling, TraceResult, chat_prompt_ids, results_table
+from prm_viewer.scoring.backends.lm import LM_KIND, Sampling
 from prm_viewer.scoring.recipes.base import Prepared, Recipe, TraceInput
 from prm_viewer.scoring.recipes.judge_parse import Unparsed, Verdict, majority, parse_autorace, parse_processbench
+from prm_viewer.scoring.recipes.lm_results import TraceResult, chat_prompt_ids, results_table
+
+if TYPE_CHECKING:
+    from prm_viewer.scoring.engine import Engine
 
 # ProcessBench's critique template (Qwen/ProcessBench, code/run_eval.py)
 PROCESSBENCH_TEMPLATE = (
@@ -84,7 +90,7 @@ def _sampling(opts: dict[str, Any]) -> Sampling:
     return Sampling(n=k, temperature=temp, max_tokens=int(opts.get("max_tokens", 1024)), seed=None if opts.get("seed") is None else int(opts["seed"]))
 
 
-def criteria(engine: Any) -> str:
+def criteria(engine: Engine) -> str:
     """The AutoRace criteria: given, or written once per engine by the judge (greedy) from the
     known-wrong examples."""
     opts = engine.prepared.options
@@ -103,13 +109,14 @@ def criteria(engine: Any) -> str:
                 raise RecipeError(f"{opts['wrong_examples']}, line {n + 1}: needs JSON with 'problem' and 'steps'") from None
         ids = chat_prompt_ids(engine.prepared.tokenizer,
                               [{"role": "user", "content": CRITERIA_PROMPT.format(examples="\n\n".join(shown[:8]))}])
-        cached = engine.runner.generate([ids], Sampling(n=1, temperature=0.0, max_tokens=512))[0][0].strip()
+        cached = engine.lm().generate([ids], Sampling(n=1, temperature=0.0, max_tokens=512))[0][0].strip()
         engine.cache["critic.criteria"] = cached
-    return cached
+    return str(cached)
 
 
-def score(engine: Any, traces: Sequence[TraceInput]) -> Any:
+def score(engine: Engine, traces: Sequence[TraceInput]) -> pa.Table:
     prep = engine.prepared
+    lm = engine.lm()
     opts = prep.options
     mode = opts.get("mode", "processbench")
     tok = prep.tokenizer
@@ -123,7 +130,7 @@ def score(engine: Any, traces: Sequence[TraceInput]) -> Any:
         parse = parse_autorace
         tag = f"autorace (criteria sha {hashlib.sha256(crit.encode()).hexdigest()[:10]})"
     prompts = [chat_prompt_ids(tok, [{"role": "user", "content": x}]) for x in texts]
-    limit = engine.runner.max_length
+    limit = lm.max_length
     sampling = _sampling(opts)
     results: list[TraceResult | None] = [None] * len(traces)
     runnable = []
@@ -135,7 +142,7 @@ def score(engine: Any, traces: Sequence[TraceInput]) -> Any:
             runnable.append(i)
     run_prompts = [prompts[i] for i in runnable]
     engine.tokens += sum(len(p) for p in run_prompts)
-    outputs = engine.runner.generate(run_prompts, sampling) if run_prompts else []
+    outputs = lm.generate(run_prompts, sampling) if run_prompts else []
     for i, samples in zip(runnable, outputs):
         results[i] = verdict_result(traces[i], [parse(s, len(traces[i].steps)) for s in samples], tag)
     return results_table([r for r in results if r is not None])
@@ -153,7 +160,8 @@ def verdict_result(trace: TraceInput, parsed: Sequence[Verdict | Unparsed], tag:
             head = f"judge ({tag}) output unparsed ({first.reason}): {first.text[:NOTE_MAX]}"
         else:
             head = f"judge ({tag}): INCORRECT without naming a step ({votes}/{len(parsed)} samples)"
-        return TraceResult(trace.trace_id, [None] * n, [None] * n, [head] + ["not scored: see step 0's note"] * (n - 1))
+        unscored: list[str | None] = [head, *["not scored: see step 0's note"] * (n - 1)]
+        return TraceResult(trace.trace_id, [None] * n, [None] * n, unscored)
     e = best.first_error
     said = "no error" if e == -1 else f"first error at step {e}"
     head = f"judge ({tag}): {said} ({votes}/{len(parsed)} samples)"

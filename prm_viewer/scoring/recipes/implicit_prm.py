@@ -16,13 +16,18 @@ reference model (its SFT/base model), which must share the PRM's tokenizer. ``be
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 
 from prm_viewer.errors import RecipeError
-from prm_viewer.scoring.lm import LM_KIND, TraceResult, results_table
+from prm_viewer.scoring.backends.lm import LM_KIND
 from prm_viewer.scoring.recipes.base import SENTINEL, Prepared, Recipe, TraceInput, render_with_sentinels
+from prm_viewer.scoring.recipes.lm_results import TraceResult, results_table
+
+if TYPE_CHECKING:
+    from prm_viewer.scoring.engine import Engine
 
 MODES = ("single", "accumulative")
 
@@ -69,17 +74,18 @@ def step_rewards(lp_prm: np.ndarray, lp_ref: np.ndarray, first: int, last: Seque
     return at if mode == "accumulative" else np.diff(np.concatenate([[0.0], at]))
 
 
-def score(engine: Any, traces: Sequence[TraceInput]) -> Any:
+def score(engine: Engine, traces: Sequence[TraceInput]) -> pa.Table:
     prep = engine.prepared
+    lm = engine.lm()
     beta = float(prep.options.get("beta", 0.001))
     mode = prep.options.get("mode", "single")
     ref = engine.model(prep.options["reference"], role="reference")
-    limits = [x for x in (engine.runner.max_length, ref.max_length) if x]
+    limits = [x for x in (lm.max_length, ref.max_length) if x]
     limit = min(limits) if limits else None
     encoded = [encode(prep.tokenizer, t) for t in traces]
     seqs = [ids[:limit] if limit else ids for ids, _, _ in encoded]
     engine.tokens += 2 * sum(len(s) for s in seqs)
-    lp_prm = engine.runner.prompt_logprobs(seqs)
+    lp_prm = lm.prompt_logprobs(seqs)
     lp_ref = ref.prompt_logprobs(seqs)
     out: list[TraceResult] = []
     for t, (ids, first, last), a, b in zip(traces, encoded, lp_prm, lp_ref):

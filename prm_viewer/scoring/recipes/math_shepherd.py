@@ -45,7 +45,7 @@ def build_inputs(prep: Prepared, traces: Sequence[TraceInput]) -> list[EncodedTr
     prefix = prep.options.get("step_prefix", "Step {k}: ")
     rendered = [_render(t.problem, t.steps, marker, prefix) for t in traces]
     located = locate(prep.tokenizer, [r[0] for r in rendered], [r[1] for r in rendered],
-                     [[prep.step_tag_id] * len(r[1]) for r in rendered], 0, add_special_tokens=True)
+                     [[prep.tag_id()] * len(r[1]) for r in rendered], 0, add_special_tokens=True)
     return [EncodedTrace(t.trace_id, ids, pos, notes) for t, (ids, pos, notes) in zip(traces, located)]
 
 

@@ -6,27 +6,24 @@ whose final answer matches the reference answer (``soft``, default) or 1.0 when 
 (``hard``). Score = the value; raw = the progress ``Q_k - Q_{k-1}``, where ``Q_{-1}`` is the value
 of the problem alone (rolled out too), so the progress view can show both.
 
-Final answer of a rollout: the last ``\\boxed{}`` in prefix + continuation, else the last number
-(the demo tasks' steps end in ``= value``). The reference answer: the exact solution of a
-synthetic demo problem (``prm_viewer.demo.verifier.solve``), else the problem's stored reference
-answer when the job carries one; without one the steps are not scored (noted). Answers are
-compared with the importers' ``answers_match`` (normalised string equality).
+Final answer of a rollout: ``prm_viewer.answers.extract_answer`` of prefix + continuation (the
+last ``\\boxed{}``, "The answer is ...", ``####``), else its last number (the demo tasks' steps
+end in ``= value``). The reference answer is the problem's, as the store passes it with the trace
+(``TraceInput.reference_answer``; the synthetic demo's problems carry theirs); without one the
+steps are not scored (noted). Answers are compared with ``prm_viewer.answers.equivalent``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from prm_viewer.answers import equivalent, extract_answer
 from prm_viewer.errors import RecipeError
 from prm_viewer.scoring.lm import LM_KIND, Sampling, TraceResult, results_table
 from prm_viewer.scoring.recipes.base import Prepared, Recipe, TraceInput
-from prm_viewer.scoring.recipes.judge_parse import last_boxed
-
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def prepare(tokenizer: Any, options: dict[str, Any]) -> Prepared:
@@ -38,21 +35,15 @@ def prepare(tokenizer: Any, options: dict[str, Any]) -> Prepared:
 
 
 def final_answer(text: str) -> str | None:
-    """The last ``\\boxed{}`` content, else the last number, else ``None``."""
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return boxed
-    nums = _NUMBER.findall(text)
-    return nums[-1] if nums else None
+    """The answer a rollout reaches: a stated one (``\\boxed{}``, "The answer is", ``####``),
+    else the last number, else ``None``."""
+    return extract_answer(text, last_number=True)
 
 
 def reference_answer(trace: TraceInput) -> str | None:
-    from prm_viewer.demo.verifier import solve
-
-    try:
-        return str(solve(trace.problem))
-    except ValueError:
-        return trace.reference_answer
+    """The problem's gold answer as the store passes it; ``None`` when it has none (or blank)."""
+    ref = trace.reference_answer
+    return ref if ref is not None and ref.strip() else None
 
 
 def prefix_text(tokenizer: Any, problem: str, steps: Sequence[str]) -> tuple[list[int], str]:
@@ -68,11 +59,9 @@ def prefix_text(tokenizer: Any, problem: str, steps: Sequence[str]) -> tuple[lis
 def values_from_rollouts(prefixes: Sequence[str], rollouts: Sequence[Sequence[str]], ref: str,
                          mode: str) -> np.ndarray:
     """Q per prefix: fraction (soft) or any (hard) of rollouts whose final answer matches."""
-    from prm_viewer.formats._text import answers_match
-
     q = []
     for prefix, outs in zip(prefixes, rollouts):
-        hits = [bool(answers_match(final_answer(prefix + o), ref)) for o in outs]
+        hits = [bool(equivalent(final_answer(prefix + o), ref)) for o in outs]
         q.append(float(np.mean(hits)) if mode == "soft" else float(any(hits)))
     return np.asarray(q)
 

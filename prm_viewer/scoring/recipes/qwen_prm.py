@@ -54,7 +54,7 @@ def build_inputs(prep: Prepared, traces: Sequence[TraceInput]) -> list[EncodedTr
         text, offs = render_with_sentinels(rendered, marker)
         texts.append(text)
         offsets.append(offs)
-    located = locate(tok, texts, offsets, [[prep.step_tag_id] * len(o) for o in offsets], 0, add_special_tokens=False)
+    located = locate(tok, texts, offsets, [[prep.tag_id()] * len(o) for o in offsets], 0, add_special_tokens=False)
     return [EncodedTrace(t.trace_id, ids, pos, notes) for t, (ids, pos, notes) in zip(traces, located)]
 
 

@@ -1,45 +1,17 @@
-"""Command line: ``python -m prm_viewer [--db PATH] COMMAND ...``.
-
-Exit codes: 0 success, 2 a user's error (one line on stderr, no traceback), 1 a bug.
-Feature packages add commands by exposing ``register(subparsers)`` in a module listed in
-``COMMAND_MODULES``; each subparser sets ``func(args) -> int``.
-"""
+"""Data commands: ``import``, ``list``, ``delete``, ``export``, ``demo``, ``formats``, ``settings``."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
-from importlib import import_module
 from pathlib import Path
-from typing import Any
 
-from prm_viewer.errors import PrmViewerError
-
-COMMAND_MODULES = (
-    "prm_viewer.scoring.commands",
-    "prm_viewer.analysis.commands",
-)
-
-
-def _kv(text: str) -> tuple[str, str]:
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected key=value, got '{text}'")
-    k, v = text.split("=", 1)
-    return k.strip(), v
-
-
-def open_cli_store(args: argparse.Namespace) -> Any:
-    from prm_viewer.store import open_store
-
-    return open_store(args.db)
+from prm_viewer.cli.common import open_cli_store
+from prm_viewer.cli.options import options_from_cli, parse_kv
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from prm_viewer.formats.base import options_from_cli
     from prm_viewer.ingest import import_file
 
     options = options_from_cli(args.map or [], args.option or [])
@@ -102,6 +74,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_formats(args: argparse.Namespace) -> int:
+    from prm_viewer.formats import FORMATS
+
+    for f in FORMATS.values():
+        print(f"{f.name:16} {f.label}")
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     from prm_viewer import settings
 
@@ -110,20 +90,16 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m prm_viewer", description="Process reward model viewer: store, scoring, analysis.")
-    p.add_argument("--db", help="DuckDB store path (default: PRM_VIEWER_DB or data/prm_viewer.duckdb)")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp = sub.add_parser("import", help="import a trace file (format auto-detected)")
     sp.add_argument("file")
     sp.add_argument("--format", help="force a format (see 'formats')")
-    sp.add_argument("--map", action="append", type=_kv, metavar="KEY=COLUMN",
+    sp.add_argument("--map", action="append", type=parse_kv, metavar="KEY=COLUMN",
                     help="generic importer column mapping, e.g. problem=question steps=solution")
-    sp.add_argument("--option", action="append", type=_kv, metavar="KEY=VALUE",
+    sp.add_argument("--option", action="append", type=parse_kv, metavar="KEY=VALUE",
                     help="importer option, e.g. split_rule=newline first_error_base=1 no_error=N/A")
     sp.add_argument("--dataset", help="dataset name (default: the file name)")
-    sp.add_argument("--tag", action="append", type=_kv, metavar="KEY=VALUE", help="tag, e.g. process_reward=with")
+    sp.add_argument("--tag", action="append", type=parse_kv, metavar="KEY=VALUE", help="tag, e.g. process_reward=with")
     sp.set_defaults(func=cmd_import)
 
     sp = sub.add_parser("list", help="list datasets")
@@ -145,45 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_demo)
 
     sp = sub.add_parser("formats", help="list the import formats")
-    sp.set_defaults(func=lambda a: _print_formats())
+    sp.set_defaults(func=cmd_formats)
 
     sp = sub.add_parser("settings", help="show settings and their values")
     sp.set_defaults(func=cmd_settings)
-
-    for mod in COMMAND_MODULES:
-        try:
-            module = import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
-            continue
-        module.register(sub)
-    return p
-
-
-def _print_formats() -> int:
-    from prm_viewer.formats import FORMATS
-
-    for f in FORMATS.values():
-        print(f"{f.name:16} {f.label}")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except PrmViewerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # output piped into `head` and the like: not an error
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep the interpreter quiet on exit
-        return 0
-
-
-def print_json(obj: Any) -> None:
-    """JSON for ``--json`` outputs (callers pass NaN-free data; NaN would raise here)."""
-    print(json.dumps(obj, default=str, allow_nan=False) if obj is not None else "null")

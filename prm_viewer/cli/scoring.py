@@ -1,36 +1,32 @@
-"""CLI commands of the scoring engine: ``score``, ``jobs``, ``cancel``, ``retry``, ``resume``,
-``scorers``, ``recipes`` and the worker entry point ``worker --job DIR``."""
+"""Scoring commands: ``score``, ``jobs``, ``cancel``, ``retry``, ``resume``, ``scorers``,
+``recipes`` and the worker entry point ``worker --job DIR`` (what the job runner launches)."""
 
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prm_viewer.errors import PrmViewerError
+from prm_viewer.cli.common import open_cli_store
+from prm_viewer.cli.options import json_values, parse_kv
+from prm_viewer.errors import NotFound, PrmViewerError
 
-
-def _kv(text: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected key=value, got '{text}'")
-    k, v = text.split("=", 1)
-    try:
-        value: Any = json.loads(v)
-    except ValueError:
-        value = v
-    return k.strip(), value
+if TYPE_CHECKING:
+    from prm_viewer.jobs import JobRunner
+    from prm_viewer.store import Store
 
 
-def _store(args: argparse.Namespace) -> Any:
-    from prm_viewer.cli import open_cli_store
+def _job(store: Store, job_id: str) -> dict[str, Any]:
+    job = store.get_job(job_id)
+    if job is None:
+        raise NotFound(f"no job '{job_id}'")
+    return job
 
-    return open_cli_store(args)
 
-
-def _run_foreground(runner: Any, job_id: str) -> dict[str, Any]:
+def _run_foreground(runner: JobRunner, job_id: str) -> dict[str, Any]:
+    """Wait for a job with a progress bar; Ctrl-C cancels it (its scores so far are kept)."""
     from tqdm import tqdm
 
-    job = runner.store.get_job(job_id)
+    job = _job(runner.store, job_id)
     bar = tqdm(total=job["traces_total"] or 0, desc=f"scoring ({job_id})", unit=" traces", disable=None)
 
     def show(j: dict[str, Any]) -> None:
@@ -49,7 +45,7 @@ def _run_foreground(runner: Any, job_id: str) -> dict[str, Any]:
 
 
 def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
-    opts = dict(args.backend_option or [])
+    opts = json_values(args.backend_option)
     if args.endpoint:
         opts["endpoints"] = list(args.endpoint)
     return opts
@@ -61,12 +57,12 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     if args.trust_remote_code:
         print("note: " + TRUST_REMOTE_CODE_HELP)
-    with _store(args) as store:
+    with open_cli_store(args) as store:
         ds = store.resolve_dataset(args.dataset)  # fail on a wrong dataset before loading anything
         scorer = register_scorer(
             store, args.checkpoint, recipe=args.recipe, backend=args.backend, device=args.device,
             threshold=args.threshold, name=args.name, trust_remote_code=args.trust_remote_code,
-            options=dict(args.option or []), batch_tokens=args.batch_tokens, dtype=args.dtype,
+            options=json_values(args.option), batch_tokens=args.batch_tokens, dtype=args.dtype,
             max_length=args.max_length, recipe_module=args.recipe_module, backend_options=_backend_options(args),
         )
         print(f"scorer '{scorer['name']}' ({scorer['recipe']}, {scorer['backend']}) on dataset '{ds['name']}'")
@@ -83,7 +79,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     from prm_viewer import queries
     from prm_viewer.jobs import JobRunner
 
-    with _store(args) as store:
+    with open_cli_store(args) as store:
         JobRunner(store).refresh()  # record what finished workers left behind; launch nothing
         df = queries.jobs(store)
     if args.json:
@@ -100,9 +96,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     from prm_viewer.jobs import JobRunner
 
-    with _store(args) as store:
+    with open_cli_store(args) as store:
         JobRunner(store).cancel(args.job)
-        status = store.get_job(args.job)["status"]
+        status = _job(store, args.job)["status"]
     print(f"job {args.job}: {status}")
     return 0
 
@@ -110,7 +106,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def cmd_retry(args: argparse.Namespace) -> int:
     from prm_viewer.jobs import JobRunner, job_summary
 
-    with _store(args) as store:
+    with open_cli_store(args) as store:
         runner = JobRunner(store, max_workers=1)
         runner.retry(args.job)
         job = _run_foreground(runner, args.job)
@@ -121,7 +117,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from prm_viewer.jobs import JobRunner, job_summary
 
-    with _store(args) as store:
+    with open_cli_store(args) as store:
         runner = JobRunner(store)
         ids = runner.resume()
         if not ids:
@@ -136,7 +132,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_scorers(args: argparse.Namespace) -> int:
     from prm_viewer import queries
 
-    with _store(args) as store:
+    with open_cli_store(args) as store:
         df = queries.scorers(store)
     if args.json:
         print(df.to_json(orient="records", date_format="iso", default_handler=str))
@@ -160,14 +156,12 @@ def cmd_recipes(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from prm_viewer.scoring.worker import main
+    from prm_viewer.scoring.worker import main as worker_main
 
-    return main(args.job)
+    return int(worker_main(args.job))
 
 
-def register(sub: Any) -> None:
-    from prm_viewer.scoring.scorers import TRUST_REMOTE_CODE_HELP
-
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp = sub.add_parser("score", help="score a dataset with a PRM checkpoint (foreground, with a progress bar)")
     sp.add_argument("--dataset", required=True, help="dataset name or id")
     sp.add_argument("--checkpoint", help="local model folder or hub id (not needed for --recipe verifier)")
@@ -176,16 +170,22 @@ def register(sub: Any) -> None:
     sp.add_argument("--backend", help="transformers (default for models), vllm, vllm-server, or exact (model-free recipes)")
     sp.add_argument("--endpoint", action="append", metavar="URL",
                     help="vllm-server backend: a running vLLM server, e.g. http://gpu1:8000 (repeat for several)")
-    sp.add_argument("--backend-option", action="append", type=_kv, metavar="KEY=VALUE",
-                    help="backend option (vllm-server: concurrency, batch_traces, timeout_s, retries, model, reference)")
+    sp.add_argument("--backend-option", action="append", type=parse_kv, metavar="KEY=VALUE",
+                    help="backend option, value read as JSON when it parses (vllm-server: concurrency, "
+                         "batch_traces, timeout_s, retries, model, reference; transformers: prefix_sharing)")
     sp.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     sp.add_argument("--dtype", default="auto", help="auto (bf16 on GPU, float32 on CPU), float32, bfloat16, float16")
     sp.add_argument("--batch-tokens", type=int, help="token budget of one batch (default: setting batch_tokens)")
     sp.add_argument("--max-length", type=int, help="override the model's context length (tokens)")
     sp.add_argument("--name", help="scorer name (default: recipe:checkpoint-folder)")
     sp.add_argument("--threshold", type=float, help="step score below which a step is a predicted error")
-    sp.add_argument("--option", action="append", type=_kv, metavar="KEY=VALUE", help="recipe option (see 'recipes')")
-    sp.add_argument("--trust-remote-code", action="store_true", help=TRUST_REMOTE_CODE_HELP)
+    sp.add_argument("--option", action="append", type=parse_kv, metavar="KEY=VALUE",
+                    help="recipe option, value read as JSON when it parses (see 'recipes')")
+    # The full warning (scoring.scorers.TRUST_REMOTE_CODE_HELP) is printed when the flag is used;
+    # importing it here would load the scoring engine for every `--help`.
+    sp.add_argument("--trust-remote-code", action="store_true",
+                    help="let transformers run Python files shipped inside the checkpoint (off by default; "
+                         "only for checkpoints whose authors you trust)")
     sp.add_argument("--shard-traces", type=int, default=256, help="traces per result shard (resume granularity)")
     sp.set_defaults(func=cmd_score)
 

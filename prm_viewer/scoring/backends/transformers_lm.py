@@ -1,4 +1,4 @@
-"""The ``language-model`` kind on the transformers backend (see ``lm.py`` for the contract).
+"""The ``language-model`` kind on the transformers backend (``lm.py`` holds the contract).
 
 Log-probabilities: length-bucketed, right-padded batches, one forward pass each, log-softmax in
 float32 and one gather of the actual next tokens. Generation: ``model.generate`` one prompt at a
@@ -14,7 +14,14 @@ import numpy as np
 
 from prm_viewer.errors import MissingDependency, RecipeError
 from prm_viewer.scoring.backends.base import RunSpec, buckets
-from prm_viewer.scoring.lm import Sampling, cut_at_stop
+from prm_viewer.scoring.backends.lm import Sampling, cut_at_stop
+from prm_viewer.scoring.backends.torch_device import (
+    context_length,
+    free_memory,
+    resolve_batch_tokens,
+    resolve_device,
+    resolve_dtype,
+)
 
 
 class TransformersLM:
@@ -26,29 +33,23 @@ class TransformersLM:
             from transformers import AutoModelForCausalLM
         except ImportError:
             raise MissingDependency("torch", "pip install -r requirements.txt", "the transformers backend") from None
-        from prm_viewer.scoring.backends.transformers_backend import (
-            _context_length,
-            resolve_batch_tokens,
-            resolve_device,
-            resolve_dtype,
-        )
 
         self.torch = torch
-        self.device = resolve_device(spec.device)
-        self.dtype = resolve_dtype(spec.dtype, self.device)
+        self.device: str = resolve_device(spec.device)
+        self.dtype: str = resolve_dtype(spec.dtype, self.device)
         self.batch_tokens = resolve_batch_tokens(spec.batch_tokens, self.device)
-        ckpt = spec.checkpoint
+        ckpt = spec.model_checkpoint()
         try:
-            model = AutoModelForCausalLM.from_pretrained(str(ckpt.path), dtype=getattr(torch, self.dtype),
+            model: Any = AutoModelForCausalLM.from_pretrained(str(ckpt.path), dtype=getattr(torch, self.dtype),
                                                          trust_remote_code=spec.trust_remote_code)
         except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RecipeError(f"checkpoint '{ckpt.ref}': cannot load it as a causal LM ({msg[:300]})") from None
-        self.model = model.to(self.device).eval()
+        self.model: Any = model.to(self.device).eval()  # a transformers PreTrainedModel
         tok = spec.prepared.tokenizer
         self.tokenizer = tok
         self.pad_id = int(tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0))
-        self.max_length = spec.max_length or _context_length(self.model.config, tok)
+        self.max_length: int | None = spec.max_length or context_length(self.model.config, tok)
 
     def prompt_logprobs(self, seqs: Sequence[Sequence[int]]) -> list[np.ndarray]:
         torch = self.torch
@@ -92,9 +93,8 @@ class TransformersLM:
 
     def close(self) -> None:
         del self.model
-        if self.device.startswith("cuda"):
-            self.torch.cuda.empty_cache()
+        free_memory(self.device)
 
 
-def load(spec: RunSpec) -> Any:
+def load(spec: RunSpec) -> TransformersLM:
     return TransformersLM(spec)

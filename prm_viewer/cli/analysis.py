@@ -1,14 +1,20 @@
-"""CLI: ``localisation``, ``compare``, ``diversity``, ``errors`` (each with ``--json``)."""
+"""Analysis commands: ``localisation``, ``compare``, ``diversity``, ``errors`` (each with ``--json``)."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+from prm_viewer.cli.common import open_cli_store, print_json
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from prm_viewer.analysis.runs import Run
+    from prm_viewer.store import Store
 
 
-def _runs(store: Any, datasets: list[str], generator: str | None) -> list[Any]:
+def _runs(store: Store, datasets: list[str], generator: str | None) -> list[Run]:
     from prm_viewer.analysis.runs import resolve_run
 
     return [resolve_run(store, d, generator) for d in datasets]
@@ -23,7 +29,6 @@ def _table(title: str, df: pd.DataFrame | None) -> None:
 
 def cmd_localisation(args: argparse.Namespace) -> int:
     from prm_viewer.analysis.reports import localisation_report
-    from prm_viewer.cli import open_cli_store, print_json
 
     with open_cli_store(args) as store:
         rep = localisation_report(store, _runs(store, args.dataset, args.generator), args.scorer,
@@ -46,10 +51,11 @@ def cmd_localisation(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from prm_viewer.analysis.jsonable import jsonable
     from prm_viewer.analysis.reports import compare_report
     from prm_viewer.analysis.runs import resolve_run
-    from prm_viewer.cli import open_cli_store, print_json
 
     with open_cli_store(args) as store:
         a = resolve_run(store, args.a, args.generator_a)
@@ -84,7 +90,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_diversity(args: argparse.Namespace) -> int:
     from prm_viewer.analysis.reports import diversity_report
-    from prm_viewer.cli import open_cli_store, print_json
 
     with open_cli_store(args) as store:
         rep = diversity_report(store, _runs(store, args.dataset, args.generator), semantic=args.semantic,
@@ -101,7 +106,6 @@ def cmd_diversity(args: argparse.Namespace) -> int:
 
 def cmd_errors(args: argparse.Namespace) -> int:
     from prm_viewer.analysis.reports import error_type_report
-    from prm_viewer.cli import open_cli_store, print_json
 
     with open_cli_store(args) as store:
         rep = error_type_report(store, _runs(store, args.dataset, args.generator), critic=args.critic)
@@ -116,7 +120,7 @@ def cmd_errors(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp = sub.add_parser("localisation", help="ProcessBench first-error localisation metrics of a scorer")
     sp.add_argument("--dataset", action="append", required=True, help="dataset name or id (repeat for several)")
     sp.add_argument("--generator", help="only this generator's traces")

@@ -1,0 +1,349 @@
+"""The DuckDB store: schema, migrations and every write.
+
+One process owns the database file (DuckDB allows one read-write process). That process is the
+app, or the CLI when the app is not running; scoring workers never open it (they exchange Parquet
+files, see ``jobfolder.py``). Within the owner, :class:`Store` holds one connection; reads go
+through ``cursor()`` (one per thread) and writes through ``transaction()``, serialised by a lock
+and re-entrant: every write method joins the calling thread's transaction when there is one, so
+an import (many writes) is one transaction. See ``base.py`` for the rules.
+
+- ``schema.py``: tables (forward migrations) and derived objects (the predicted-first-error and
+  trace-aggregate macros, the ``trace_aggregates`` view), re-created at every read-write open.
+- ``keys.py``: deterministic ids (dataset, trace, problem).
+- ``base.py``: opening, migrating, cursors, transactions.
+- here: the writes, and the lookups that writers and callers need (resolve a name, a unique name).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, overload
+
+import duckdb
+
+from prm_viewer.errors import NotFound, PrmViewerError
+from prm_viewer.store.base import StoreBase, TransactionAborted, now, without_cursor
+from prm_viewer.store.keys import dataset_key, file_sha256, problem_key
+from prm_viewer.store.schema import DERIVED, MIGRATIONS, SCHEMA_VERSION
+
+__all__ = ["DERIVED", "MIGRATIONS", "SCHEMA_VERSION", "Store", "TransactionAborted", "dataset_key", "file_sha256",
+           "open_store", "problem_key"]
+
+Cursor = duckdb.DuckDBPyConnection
+
+
+def _row(cur: Cursor, row: tuple[Any, ...] | None) -> dict[str, Any] | None:
+    return dict(zip([d[0] for d in cur.description], row)) if row is not None else None
+
+
+def _unique(taken: set[str], wanted: str) -> str:
+    name, k = wanted, 2
+    while name in taken:
+        name, k = f"{wanted}-{k}", k + 1
+    return name
+
+
+class Store(StoreBase):
+    """The one owner of a DuckDB file."""
+
+    def _one(self, sql: str, params: Sequence[Any]) -> dict[str, Any] | None:
+        cur = self.cursor()
+        return _row(cur, cur.execute(sql, list(params)).fetchone())
+
+    # ------------------------------------------------------------------ datasets
+
+    def is_empty(self) -> bool:
+        row = self.cursor().execute("SELECT count(*) FROM datasets").fetchone()
+        return row is not None and row[0] == 0
+
+    def dataset_by_hash(self, dataset_id: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM datasets WHERE dataset_id = ?", [dataset_id])
+
+    def resolve_dataset(self, ref: str) -> dict[str, Any]:
+        """A dataset by name or id, or NotFound listing the names."""
+        found = self._one("SELECT * FROM datasets WHERE name = ? OR dataset_id = ?", [ref, ref])
+        if found is None:
+            names = [r[0] for r in self.cursor().execute("SELECT name FROM datasets ORDER BY name").fetchall()]
+            raise NotFound(f"no dataset '{ref}'; datasets: {', '.join(names) or '(none)'}")
+        return found
+
+    def unique_dataset_name(self, wanted: str) -> str:
+        return _unique({r[0] for r in self.cursor().execute("SELECT name FROM datasets").fetchall()}, wanted)
+
+    @overload
+    def insert_dataset(self, row: Mapping[str, Any], /) -> None: ...
+    @overload
+    def insert_dataset(self, cur: Cursor | None, row: Mapping[str, Any], /) -> None: ...
+
+    def insert_dataset(self, *args: Any) -> None:
+        """Add a dataset row (in the caller's import transaction, or in its own)."""
+        (row,), legacy = without_cursor("insert_dataset", args, 1)
+        with self._writing(legacy) as cur:
+            cur.execute(
+                """INSERT INTO datasets (dataset_id, name, format, source_path, file_hash, options, tags,
+                                         synthetic, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [
+                    row["dataset_id"], row["name"], row["format"], row.get("source_path"), row["file_hash"],
+                    json.dumps(row.get("options") or {}, sort_keys=True, default=str),
+                    json.dumps(row.get("tags") or {}, sort_keys=True),
+                    bool(row.get("synthetic", False)), now(),
+                ],
+            )
+
+    @overload
+    def append_batch(self, dataset_id: str, traces: Any, steps: Any, /) -> None: ...
+    @overload
+    def append_batch(self, cur: Cursor | None, dataset_id: str, traces: Any, steps: Any, /) -> None: ...
+
+    def append_batch(self, *args: Any) -> None:
+        """Insert one batch of traces and steps (pyarrow Tables), normally inside an import
+        transaction.
+
+        ``traces`` has the TRACE_COLUMNS of ``ingest.py`` (with ``ordinal``); ``steps`` has
+        ``ordinal, step_idx, text, gold_label``. Ids are formed here, in SQL, not per row in Python.
+        """
+        (dataset_id, traces, steps), legacy = without_cursor("append_batch", args, 3)
+        with self._writing(legacy) as cur:
+            cur.register("_batch_traces", traces)
+            cur.register("_batch_steps", steps)
+            try:
+                cur.execute(
+                    """INSERT INTO problems
+                       SELECT DISTINCT ON (problem_id) problem_id, problem, reference_answer
+                       FROM _batch_traces
+                       WHERE problem_id NOT IN (SELECT problem_id FROM problems)"""
+                )
+                # A reference answer given later fills one that was missing.
+                cur.execute(
+                    """UPDATE problems SET reference_answer = b.reference_answer
+                       FROM (SELECT problem_id, any_value(reference_answer) AS reference_answer
+                             FROM _batch_traces WHERE reference_answer IS NOT NULL GROUP BY problem_id) b
+                       WHERE problems.problem_id = b.problem_id AND problems.reference_answer IS NULL"""
+                )
+                cur.execute(
+                    """INSERT INTO traces
+                       SELECT ? || '-' || ordinal, ?, ordinal, source_line, source_id, problem_id,
+                              source_problem_id, generator, final_answer, final_answer_correct,
+                              gold_first_error, error_type, category, split, n_steps, has_step_labels, metadata
+                       FROM _batch_traces""",
+                    [dataset_id, dataset_id],
+                )
+                cur.execute(
+                    "INSERT INTO steps SELECT ? || '-' || ordinal, step_idx, text, gold_label FROM _batch_steps",
+                    [dataset_id],
+                )
+            finally:
+                cur.unregister("_batch_traces")
+                cur.unregister("_batch_steps")
+
+    @overload
+    def finish_dataset(self, dataset_id: str, /) -> tuple[int, int, int]: ...
+    @overload
+    def finish_dataset(self, cur: Cursor | None, dataset_id: str, /) -> tuple[int, int, int]: ...
+
+    def finish_dataset(self, *args: Any) -> tuple[int, int, int]:
+        """Store the dataset's counts; returns (traces, steps, labelled traces)."""
+        (dataset_id,), legacy = without_cursor("finish_dataset", args, 1)
+        with self._writing(legacy) as cur:
+            row = cur.execute(
+                """SELECT count(*), coalesce(sum(n_steps), 0),
+                          count(*) FILTER (WHERE gold_first_error IS NOT NULL OR has_step_labels)
+                   FROM traces WHERE dataset_id = ?""",
+                [dataset_id],
+            ).fetchone()
+            assert row is not None
+            n_traces, n_steps, n_labelled = row
+            cur.execute(
+                "UPDATE datasets SET n_traces = ?, n_steps = ?, n_labelled = ? WHERE dataset_id = ?",
+                [n_traces, n_steps, n_labelled, dataset_id],
+            )
+        return int(n_traces), int(n_steps), int(n_labelled)
+
+    def set_tags(self, ref: str, tags: dict[str, str]) -> None:
+        ds = self.resolve_dataset(ref)
+        with self.transaction() as cur:
+            cur.execute("UPDATE datasets SET tags = ? WHERE dataset_id = ?", [json.dumps(tags, sort_keys=True), ds["dataset_id"]])
+
+    def rename_dataset(self, ref: str, new_name: str) -> None:
+        ds = self.resolve_dataset(ref)
+        if not new_name.strip():
+            raise PrmViewerError("a dataset name cannot be empty")
+        with self.transaction() as cur:
+            if cur.execute("SELECT 1 FROM datasets WHERE name = ? AND dataset_id <> ?", [new_name, ds["dataset_id"]]).fetchone():
+                raise PrmViewerError(f"a dataset named '{new_name}' already exists")
+            cur.execute("UPDATE datasets SET name = ? WHERE dataset_id = ?", [new_name, ds["dataset_id"]])
+
+    def delete_dataset(self, ref: str) -> dict[str, Any]:
+        """Remove a dataset with its traces, steps, scores and jobs; orphaned problems too."""
+        ds = self.resolve_dataset(ref)
+        did = ds["dataset_id"]
+        with self.transaction() as cur:
+            cur.execute("DELETE FROM step_scores WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
+            cur.execute("DELETE FROM trace_scores WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
+            cur.execute("DELETE FROM steps WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
+            cur.execute("DELETE FROM jobs WHERE dataset_id = ?", [did])
+            cur.execute("DELETE FROM traces WHERE dataset_id = ?", [did])
+            cur.execute("DELETE FROM problems WHERE problem_id NOT IN (SELECT DISTINCT problem_id FROM traces)")
+            cur.execute("DELETE FROM datasets WHERE dataset_id = ?", [did])
+            # Imported scorers with no scores left are removed with their data.
+            cur.execute(
+                """DELETE FROM scorers WHERE recipe = 'imported'
+                   AND scorer_id NOT IN (SELECT DISTINCT scorer_id FROM step_scores)"""
+            )
+        return ds
+
+    # ------------------------------------------------------------------ scorers and scores
+
+    def scorer_by_id(self, scorer_id: str) -> dict[str, Any] | None:
+        """The ``scorers`` row with this id, or None."""
+        return self._one("SELECT * FROM scorers WHERE scorer_id = ?", [scorer_id])
+
+    def scorer_by_name(self, name: str) -> dict[str, Any] | None:
+        """The ``scorers`` row with this name, or None."""
+        return self._one("SELECT * FROM scorers WHERE name = ?", [name])
+
+    def unique_scorer_name(self, wanted: str) -> str:
+        """``wanted``, or ``wanted-2``, ``wanted-3``... whichever no scorer has yet."""
+        return _unique({r[0] for r in self.cursor().execute("SELECT name FROM scorers").fetchall()}, wanted)
+
+    @overload
+    def upsert_scorer(self, row: Mapping[str, Any], /) -> str: ...
+    @overload
+    def upsert_scorer(self, cur: Cursor | None, row: Mapping[str, Any], /) -> str: ...
+
+    def upsert_scorer(self, *args: Any) -> str:
+        """Insert a scorer if its id is new; returns the id. Keys as in the ``scorers`` table."""
+        (row,), legacy = without_cursor("upsert_scorer", args, 1)
+        with self._writing(legacy) as c:
+            if c.execute("SELECT 1 FROM scorers WHERE scorer_id = ?", [row["scorer_id"]]).fetchone():
+                return str(row["scorer_id"])
+            clash = c.execute("SELECT scorer_id FROM scorers WHERE name = ?", [row["name"]]).fetchone()
+            if clash:
+                raise PrmViewerError(f"a different scorer is already named '{row['name']}'; choose another name")
+            c.execute(
+                """INSERT INTO scorers (scorer_id, name, recipe, backend, checkpoint, revision, options,
+                                        threshold, provenance, synthetic, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [
+                    row["scorer_id"], row["name"], row["recipe"], row.get("backend"), row.get("checkpoint"),
+                    row.get("revision"), json.dumps(row.get("options") or {}, sort_keys=True, default=str),
+                    float(row.get("threshold", 0.5)), json.dumps(row.get("provenance") or {}, sort_keys=True, default=str),
+                    bool(row.get("synthetic", False)), now(),
+                ],
+            )
+            return str(row["scorer_id"])
+
+    def resolve_scorer(self, ref: str) -> dict[str, Any]:
+        """A scorer by name or id, or NotFound listing the names."""
+        found = self._one("SELECT * FROM scorers WHERE name = ? OR scorer_id = ?", [ref, ref])
+        if found is None:
+            names = [r[0] for r in self.cursor().execute("SELECT name FROM scorers ORDER BY name").fetchall()]
+            raise NotFound(f"no scorer '{ref}'; scorers: {', '.join(names) or '(none)'}")
+        return found
+
+    @overload
+    def insert_step_scores(self, table: Any, /) -> int: ...
+    @overload
+    def insert_step_scores(self, cur: Cursor | None, table: Any, /) -> int: ...
+
+    def insert_step_scores(self, *args: Any) -> int:
+        """Idempotently add step scores from an Arrow table / DataFrame with the columns of
+        ``jobfolder.STEP_RESULT_SCHEMA`` (``scorer_id, trace_id, step_idx, score, raw, note``; others
+        are ignored). Existing keys are left unchanged, so re-ingesting a shard adds nothing twice.
+        Returns the number of new rows."""
+        (table,), legacy = without_cursor("insert_step_scores", args, 1)
+        return self._insert_new(
+            legacy, "step_scores", table,
+            """SELECT DISTINCT ON (scorer_id, trace_id, step_idx)
+                      scorer_id, trace_id, CAST(step_idx AS INTEGER), CAST(score AS DOUBLE),
+                      CAST(raw AS DOUBLE), CAST(note AS VARCHAR)""")
+
+    @overload
+    def insert_trace_scores(self, table: Any, /) -> int: ...
+    @overload
+    def insert_trace_scores(self, cur: Cursor | None, table: Any, /) -> int: ...
+
+    def insert_trace_scores(self, *args: Any) -> int:
+        """Idempotently add trace-level predictions (critics): columns ``scorer_id, trace_id,
+        predicted_first_error, verdict, raw_output``."""
+        (table,), legacy = without_cursor("insert_trace_scores", args, 1)
+        return self._insert_new(
+            legacy, "trace_scores", table,
+            """SELECT DISTINCT ON (scorer_id, trace_id) scorer_id, trace_id,
+                      CAST(predicted_first_error AS INTEGER), CAST(verdict AS VARCHAR),
+                      CAST(raw_output AS VARCHAR)""")
+
+    def _insert_new(self, legacy: Cursor | None, target: str, table: Any, select: str) -> int:
+        """``INSERT INTO target <select> FROM table ON CONFLICT DO NOTHING``; the number of new rows."""
+        with self._writing(legacy) as c:
+            name = f"_new_{target}"
+            c.register(name, table)
+            try:
+                before = c.execute(f"SELECT count(*) FROM {target}").fetchone()
+                c.execute(f"INSERT INTO {target} {select} FROM {name} ON CONFLICT DO NOTHING")
+                after = c.execute(f"SELECT count(*) FROM {target}").fetchone()
+            finally:
+                c.unregister(name)
+        assert before is not None and after is not None
+        return int(after[0] - before[0])
+
+    def delete_scorer(self, ref: str) -> None:
+        sc = self.resolve_scorer(ref)
+        with self.transaction() as cur:
+            for table in ("step_scores", "trace_scores", "jobs"):
+                cur.execute(f"DELETE FROM {table} WHERE scorer_id = ?", [sc["scorer_id"]])
+            cur.execute("DELETE FROM scorers WHERE scorer_id = ?", [sc["scorer_id"]])
+
+    # ---- jobs (scoring engine) ----
+    # A job is one scorer x one dataset; workers never open this file, the runner in
+    # ``prm_viewer/jobs.py`` records what they report here.
+
+    _JOB_FIELDS = frozenset({"status", "job_dir", "traces_total", "traces_done", "tokens_per_s", "eta_s", "pid",
+                             "error", "started_at", "finished_at"})
+
+    def insert_job(self, row: Mapping[str, Any]) -> None:
+        """Add a job row (status ``queued`` unless given)."""
+        with self.transaction() as cur:
+            cur.execute(
+                """INSERT INTO jobs (job_id, scorer_id, dataset_id, status, job_dir, traces_total, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                [row["job_id"], row["scorer_id"], row["dataset_id"], row.get("status", "queued"), row.get("job_dir"),
+                 row.get("traces_total"), now()],
+            )
+
+    def update_job(self, job_id: str, ingest: Any = None, **fields: Any) -> int:
+        """Set job fields (``started_at=True`` / ``finished_at=True`` mean now; ``None`` clears) and,
+        in the same transaction, idempotently add the step scores in ``ingest`` (an Arrow table as
+        for :meth:`insert_step_scores`). Returns the number of new score rows."""
+        unknown = set(fields) - self._JOB_FIELDS
+        if unknown:
+            raise ValueError(f"unknown job fields {sorted(unknown)}")
+        values = {k: (now() if v is True and k.endswith("_at") else v) for k, v in fields.items()}
+        with self.transaction() as cur:
+            added = self.insert_step_scores(ingest) if ingest is not None and len(ingest) else 0
+            if values:
+                sets = ", ".join(f"{k} = ?" for k in values)
+                cur.execute(f"UPDATE jobs SET {sets} WHERE job_id = ?", [*values.values(), job_id])
+        return added
+
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM jobs WHERE job_id = ?", [job_id])
+
+    def jobs_with_status(self, statuses: Sequence[str]) -> list[dict[str, Any]]:
+        """Jobs in any of ``statuses``, oldest first."""
+        cur = self.cursor()
+        rows = cur.execute(
+            "SELECT * FROM jobs WHERE list_contains(?, status) ORDER BY created_at, job_id", [list(statuses)]
+        ).fetchall()
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in rows]
+
+
+def open_store(path: str | Path | None = None, read_only: bool = False) -> Store:
+    """Open the store at ``path`` or at the configured location."""
+    from prm_viewer import settings
+
+    return Store(Path(path) if path else settings.db_path(), read_only=read_only)

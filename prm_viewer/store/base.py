@@ -1,0 +1,234 @@
+"""The store's connection plumbing: opening (single owner), migrations, cursors, transactions.
+
+Transactions are re-entrant. :meth:`StoreBase.transaction` opens one (taking the write lock) or,
+when the calling thread is already in one, joins it: a write method called inside a caller's
+transaction becomes part of it, and one called outside runs in its own. So write methods take no
+cursor, and "all of it or none of it" is whatever the outermost ``with store.transaction()`` spans.
+
+- The outermost block commits once (and bumps ``meta.data_version`` once) when it ends normally.
+- An exception rolls back the outermost transaction: the store is left as it was. That holds for
+  an exception raised in a nested block too, even when the caller catches it: the transaction is
+  then doomed, and the outermost block, ending normally, rolls back and raises
+  :class:`TransactionAborted` (DuckDB has no savepoints to undo just the nested part).
+- Inside a transaction, :meth:`StoreBase.cursor` returns the transaction's cursor, so reads in the
+  transaction see its own writes.
+- A helper thread of the thread that opened a transaction (ingest's background writer) joins it
+  with :meth:`StoreBase.joined`; the two threads must not use the cursor at the same time.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Self
+
+import duckdb
+
+from prm_viewer.errors import PrmViewerError, StoreBusy
+from prm_viewer.store import schema
+
+_BUMP_DATA_VERSION = "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version'"
+
+
+class TransactionAborted(PrmViewerError):
+    """A nested write failed inside a transaction whose caller carried on: nothing was saved."""
+
+
+def now() -> datetime:
+    """The current UTC time as a naive timestamp (how the store records times)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def without_cursor(method: str, args: tuple[Any, ...], n: int) -> tuple[tuple[Any, ...], duckdb.DuckDBPyConnection | None]:
+    """Split the arguments of a write method from the leading cursor of its old ``method(cur, ...)``
+    form: ``(args, cursor or None)``. Kept so that older callers work.
+
+    That cursor (``None`` or a transaction's cursor) adds nothing: the write joins the calling
+    thread's transaction, or runs in one of its own (see :meth:`StoreBase._writing`)."""
+    if len(args) == n + 1 and (args[0] is None or isinstance(args[0], duckdb.DuckDBPyConnection)):
+        return args[1:], args[0]
+    if len(args) != n:
+        raise TypeError(f"Store.{method}() takes {n} positional argument(s), {len(args)} given")
+    return args, None
+
+
+@dataclass
+class _Transaction:
+    cur: duckdb.DuckDBPyConnection
+    failure: BaseException | None = None
+    """The first exception that left a nested block: the transaction can only roll back."""
+
+
+class StoreBase:
+    """One DuckDB file, opened by its one owner: connection, schema, cursors and transactions."""
+
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            msg = str(exc)
+            if "lock" in msg.lower():
+                pid = re.search(r"PID (\d+)", msg)
+                who = f" (process {pid.group(1)})" if pid else ""
+                raise StoreBusy(
+                    f"the store {self.path} is open in another process{who}, probably the app; "
+                    "stop it or do this from the app (only one process may own the store)"
+                ) from None
+            raise PrmViewerError(f"cannot open the store {self.path}: {msg.splitlines()[0]}") from None
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._active: _Transaction | None = None
+        if read_only:
+            self._check_derived()
+        else:
+            self._migrate()
+
+    # ------------------------------------------------------------------ connection plumbing
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for reads in the calling thread (DuckDB connections are not thread-safe);
+        inside a transaction, the transaction's cursor."""
+        tx: _Transaction | None = getattr(self._local, "tx", None)
+        if tx is not None:
+            return tx.cur
+        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._local.cur = self.con.cursor()
+        return cur
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All-or-nothing write, re-entrant (see the module docstring): yields the cursor of the
+        calling thread's transaction, opening one when there is none."""
+        tx: _Transaction | None = getattr(self._local, "tx", None)
+        if tx is not None:
+            try:
+                yield tx.cur
+            except BaseException as exc:
+                tx.failure = tx.failure or exc
+                raise
+            return
+        with self._lock:
+            cur = self.con.cursor()
+            tx = _Transaction(cur)
+            self._active = self._local.tx = tx
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    yield cur
+                    if tx.failure is not None:
+                        raise TransactionAborted(
+                            f"nothing was saved: a step of this change failed ({tx.failure})") from tx.failure
+                    cur.execute(_BUMP_DATA_VERSION)
+                    cur.execute("COMMIT")
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+            finally:
+                self._active = self._local.tx = None
+                cur.close()
+
+    @contextmanager
+    def joined(self, cur: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Make the calling (helper) thread part of the open transaction whose cursor is ``cur``:
+        its writes and reads go to that transaction. The thread that opened it must not use the
+        cursor meanwhile. An exception here dooms the transaction, as in a nested block."""
+        tx = self._active
+        if tx is None or tx.cur is not cur:
+            raise RuntimeError("Store.joined() needs the cursor of the store's open transaction")
+        previous = getattr(self._local, "tx", None)
+        self._local.tx = tx
+        try:
+            yield cur
+        except BaseException as exc:
+            tx.failure = tx.failure or exc
+            raise
+        finally:
+            self._local.tx = previous
+
+    def _writing(self, legacy: duckdb.DuckDBPyConnection | None = None) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """The transaction a write method runs in: the calling thread's (joined), else a new one.
+        ``legacy``: the cursor an old-style caller passed; the open transaction's cursor passed from
+        a thread that is not in it (a helper thread, as ingest's writer once did) joins it."""
+        tx = self._active
+        if legacy is not None and tx is not None and tx.cur is legacy and not self.in_transaction():
+            return self.joined(legacy)
+        return self.transaction()
+
+    def in_transaction(self) -> bool:
+        """Whether the calling thread is inside a transaction (its writes join it)."""
+        return getattr(self._local, "tx", None) is not None
+
+    # ------------------------------------------------------------------ schema
+
+    def _migrate(self) -> None:
+        with self._lock:
+            self.con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            current = int(row[0]) if row else 0
+            if current > schema.SCHEMA_VERSION:
+                raise PrmViewerError(
+                    f"the store {self.path} has schema version {current}, newer than this prm_viewer "
+                    f"({schema.SCHEMA_VERSION}); upgrade prm_viewer"
+                )
+            for version in range(current + 1, schema.SCHEMA_VERSION + 1):
+                self._run_in_transaction(
+                    *schema.MIGRATIONS[version],
+                    f"INSERT OR REPLACE INTO meta VALUES ('schema_version', '{version}')",
+                    "INSERT OR IGNORE INTO meta VALUES ('data_version', '0')",
+                )
+            # Macros and views hold no data: always this code's definitions (schema.DERIVED).
+            self._run_in_transaction(
+                *schema.DERIVED,
+                f"INSERT OR REPLACE INTO meta VALUES ('derived_version', '{schema.DERIVED_VERSION}')",
+            )
+
+    def _run_in_transaction(self, *statements: str) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for sql in statements:
+                self.con.execute(sql)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def _check_derived(self) -> None:
+        """A read-only store cannot be brought up to date: say so rather than fail in a query."""
+        try:
+            row = self.con.execute("SELECT value FROM meta WHERE key = 'derived_version'").fetchone()
+        except duckdb.CatalogException:
+            row = None  # not a prm_viewer store (yet)
+        if row is None or row[0] != schema.DERIVED_VERSION:
+            self.con.close()
+            raise PrmViewerError(
+                f"the store {self.path} was last opened by another prm_viewer version; open it once "
+                "read-write (start the app or run a CLI command on it) to bring it up to date"
+            )
+
+    def schema_version(self) -> int:
+        row = self.cursor().execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def data_version(self) -> int:
+        """Increases with every committed write: a cache key for readers."""
+        row = self.cursor().execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()
+        return int(row[0]) if row else 0

@@ -1,0 +1,151 @@
+"""The store's schema: tables (forward migrations) and derived objects (macros and views).
+
+Two kinds of schema objects, two life cycles:
+
+- Tables hold data. They change only through :data:`MIGRATIONS`, applied once each, in order, and
+  recorded as ``meta.schema_version``.
+- Derived objects (:data:`DERIVED`: DuckDB macros and views) hold no data, only definitions. They
+  are (re)created with ``CREATE OR REPLACE`` at every read-write open, so a store of any version
+  always has this code's definitions and changing one needs no migration. A read-only open checks
+  that the store already has them (``meta.derived_version``).
+
+The rules that turn step scores into trace-level values are defined here ONCE, as macros, and every
+query uses them: the predicted first error (the first scored step below a threshold, else -1) and
+the trace aggregates (min, product, last, mean). Each is an aggregate over one trace's rows with
+``score IS NOT NULL``: a trace with no scored step has no row (unknown), not -1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+SCHEMA_VERSION = 1
+
+# Forward migrations of the tables: MIGRATIONS[v] takes a store at version v-1 to version v.
+# Never edit a released entry's tables; append a new one. No macros or views here: see DERIVED.
+MIGRATIONS: dict[int, Sequence[str]] = {
+    1: (
+        """CREATE TABLE datasets (
+            dataset_id   VARCHAR PRIMARY KEY,
+            name         VARCHAR NOT NULL UNIQUE,
+            format       VARCHAR NOT NULL,
+            source_path  VARCHAR,
+            file_hash    VARCHAR NOT NULL,
+            options      VARCHAR,          -- JSON: the import options (mapping, split rule, ...)
+            tags         VARCHAR,          -- JSON object, e.g. {"process_reward": "with"}
+            synthetic    BOOLEAN NOT NULL DEFAULT FALSE,
+            n_traces     INTEGER NOT NULL DEFAULT 0,
+            n_steps      INTEGER NOT NULL DEFAULT 0,
+            n_labelled   INTEGER NOT NULL DEFAULT 0,
+            created_at   TIMESTAMP NOT NULL
+        )""",
+        """CREATE TABLE problems (
+            problem_id        VARCHAR PRIMARY KEY,   -- hash of the normalised problem text
+            problem           VARCHAR NOT NULL,
+            reference_answer  VARCHAR
+        )""",
+        """CREATE TABLE traces (
+            trace_id             VARCHAR PRIMARY KEY,  -- <dataset_id>-<ordinal>
+            dataset_id           VARCHAR NOT NULL,
+            ordinal              INTEGER NOT NULL,     -- position in the source file
+            source_line          INTEGER,              -- line/row in the source file
+            source_id            VARCHAR,              -- the id as given in the source file
+            problem_id           VARCHAR NOT NULL,
+            source_problem_id    VARCHAR,
+            generator            VARCHAR,
+            final_answer         VARCHAR,
+            final_answer_correct BOOLEAN,
+            gold_first_error     INTEGER,              -- 0-based, -1 none, NULL unknown
+            error_type           VARCHAR,
+            category             VARCHAR,
+            split                VARCHAR,
+            n_steps              INTEGER NOT NULL,
+            has_step_labels      BOOLEAN NOT NULL DEFAULT FALSE,
+            metadata             VARCHAR               -- JSON
+        )""",
+        """CREATE TABLE steps (
+            trace_id    VARCHAR NOT NULL,
+            step_idx    INTEGER NOT NULL,              -- 0-based
+            text        VARCHAR NOT NULL,
+            gold_label  TINYINT                        -- +1 / 0 / -1 / NULL
+        )""",
+        """CREATE TABLE scorers (
+            scorer_id    VARCHAR PRIMARY KEY,
+            name         VARCHAR NOT NULL UNIQUE,
+            recipe       VARCHAR NOT NULL,             -- qwen-prm, math-shepherd, ..., imported
+            backend      VARCHAR,
+            checkpoint   VARCHAR,                      -- local path or hub id
+            revision     VARCHAR,                      -- commit / content hash of the checkpoint
+            options      VARCHAR,                      -- JSON: recipe + backend options
+            threshold    DOUBLE NOT NULL DEFAULT 0.5,
+            provenance   VARCHAR,                      -- JSON: package versions, dtype, device...
+            synthetic    BOOLEAN NOT NULL DEFAULT FALSE,
+            created_at   TIMESTAMP NOT NULL
+        )""",
+        """CREATE TABLE jobs (
+            job_id          VARCHAR PRIMARY KEY,
+            scorer_id       VARCHAR NOT NULL,
+            dataset_id      VARCHAR NOT NULL,
+            status          VARCHAR NOT NULL,          -- queued/running/done/failed/cancelled
+            job_dir         VARCHAR,
+            traces_total    INTEGER,
+            traces_done     INTEGER NOT NULL DEFAULT 0,
+            tokens_per_s    DOUBLE,
+            eta_s           DOUBLE,
+            pid             INTEGER,
+            error           VARCHAR,
+            created_at      TIMESTAMP NOT NULL,
+            started_at      TIMESTAMP,
+            finished_at     TIMESTAMP
+        )""",
+        """CREATE TABLE step_scores (
+            scorer_id  VARCHAR NOT NULL,
+            trace_id   VARCHAR NOT NULL,
+            step_idx   INTEGER NOT NULL,
+            score      DOUBLE,                         -- P(step correct) in [0,1]; NULL = not scored
+            raw        DOUBLE,                         -- the recipe's raw value (logit, q, ...)
+            note       VARCHAR,                        -- why a step was not scored
+            PRIMARY KEY (scorer_id, trace_id, step_idx)
+        )""",
+        """CREATE TABLE trace_scores (
+            scorer_id              VARCHAR NOT NULL,
+            trace_id               VARCHAR NOT NULL,
+            predicted_first_error  INTEGER,            -- critics: earliest wrong step, -1 none
+            verdict                VARCHAR,            -- e.g. CORRECT / INCORRECT / unparsed
+            raw_output             VARCHAR,            -- the judge's text, kept verbatim
+            PRIMARY KEY (scorer_id, trace_id)
+        )""",
+        # v1 also created the view trace_aggregates: views are derived objects now (DERIVED), so
+        # existing stores get it replaced at open and new ones get it from there.
+    ),
+}
+
+
+DERIVED: Sequence[str] = (
+    # Predicted first error: the first step scored below ``threshold``, else -1. A NULL score is
+    # never below the threshold; a trace with no scored step has no group (NULL, not -1).
+    """CREATE OR REPLACE MACRO trace_pred_first_error(step_idx, score, threshold) AS
+        coalesce(min(step_idx) FILTER (WHERE score < threshold), -1)""",
+    # Trace aggregates of step scores. "last" is the score of the highest step index, not the largest.
+    "CREATE OR REPLACE MACRO trace_score_min(score) AS min(score)",
+    "CREATE OR REPLACE MACRO trace_score_product(score) AS product(score)",
+    "CREATE OR REPLACE MACRO trace_score_last(score, step_idx) AS arg_max(score, step_idx)",
+    "CREATE OR REPLACE MACRO trace_score_mean(score) AS avg(score)",
+    # Trace-level aggregates of step scores per scorer, at each scorer's own threshold.
+    """CREATE OR REPLACE VIEW trace_aggregates AS
+        SELECT s.scorer_id, s.trace_id,
+               trace_score_min(s.score)                    AS score_min,
+               trace_score_product(s.score)                AS score_product,
+               trace_score_last(s.score, s.step_idx)       AS score_last,
+               trace_score_mean(s.score)                   AS score_mean,
+               count(s.score)                              AS n_scored,
+               trace_pred_first_error(s.step_idx, s.score, sc.threshold) AS predicted_first_error
+        FROM step_scores s JOIN scorers sc USING (scorer_id)
+        WHERE s.score IS NOT NULL
+        GROUP BY s.scorer_id, s.trace_id""",
+)
+"""Macros and views, created in this order (a view's macros first) at every read-write open."""
+
+DERIVED_VERSION = hashlib.sha256("\n;\n".join(DERIVED).encode()).hexdigest()[:16]
+"""Fingerprint of :data:`DERIVED`, kept in ``meta.derived_version``."""
