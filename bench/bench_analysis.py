@@ -30,7 +30,7 @@ def build(db: Path, n: int) -> None:
 
     rng = np.random.default_rng(0)
     store = Store(db)
-    sid = store.upsert_scorer(None, {"scorer_id": "bench-prm", "name": "bench-prm", "recipe": "imported", "threshold": 0.5})
+    sid = store.upsert_scorer({"scorer_id": "bench-prm", "name": "bench-prm", "recipe": "imported", "threshold": 0.5})
     problems = [f"Benchmark problem number {i}: compute {i} + {i}." for i in range(n)]
     pids = [problem_key(p) for p in problems]
     for name, quality in (("with", 0.75), ("without", 0.6)):
@@ -52,12 +52,12 @@ def build(db: Path, n: int) -> None:
                           "gold_label": pa.nulls(ords.size, pa.int8())}, schema=STEP_SCHEMA)
         did = f"bench{name}"
         with store.transaction() as cur:
-            store.insert_dataset(cur, {"dataset_id": did, "name": name, "format": "bench", "file_hash": did})
-            store.append_batch(cur, did, traces, steps)
-            store.finish_dataset(cur, did)
+            store.insert_dataset({"dataset_id": did, "name": name, "format": "bench", "file_hash": did})
+            store.append_batch(did, traces, steps)
+            store.finish_dataset(did)
         g = np.repeat(gold, n_steps)
         score = np.clip(np.where((g >= 0) & (idx >= g), rng.beta(2, 5, ords.size), rng.beta(quality * 10, 2, ords.size)), 0, 1)
-        store.insert_step_scores(None, pa.table({
+        store.insert_step_scores(pa.table({
             "scorer_id": [sid] * ords.size, "trace_id": [f"{did}-{o}" for o in ords], "step_idx": idx,
             "score": score, "raw": score, "note": pa.nulls(ords.size, pa.string())}))
     store.close()

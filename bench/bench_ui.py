@@ -56,7 +56,7 @@ def build_store(db: Path, n_traces: int, n_steps: int, seed: int = 0) -> dict[st
     report = import_file(store, src, name="bench")
     import_s = time.perf_counter() - t
     did = report.dataset_id
-    store.upsert_scorer(None, {"scorer_id": "bench-prm", "name": "bench-prm", "recipe": "imported", "threshold": 0.5})
+    store.upsert_scorer({"scorer_id": "bench-prm", "name": "bench-prm", "recipe": "imported", "threshold": 0.5})
     n = n_traces * n_steps
     gen = np.random.default_rng(seed)
     ordinals = np.repeat(np.arange(n_traces), n_steps)
@@ -68,7 +68,7 @@ def build_store(db: Path, n_traces: int, n_steps: int, seed: int = 0) -> dict[st
         "raw": pa.nulls(n, pa.float64()),
         "note": pa.nulls(n, pa.string()),
     })
-    store.insert_step_scores(None, table)
+    store.insert_step_scores(table)
     store.close()
     return {"dataset_id": did, "import_s": import_s, "traces": report.traces, "steps": report.steps}
 

@@ -259,7 +259,8 @@ class JobRunner:
         update: dict[str, Any] = {}
         if prog is not None:
             update = {k: v for k, v in (("traces_done", prog.traces_done), ("tokens_per_s", prog.tokens_per_s),
-                                        ("eta_s", prog.eta_s)) if v is not None}
+                                        ("eta_s", prog.eta_s), ("device", prog.device),
+                                        ("dtype", prog.dtype)) if v is not None}
         update.update(fields)
         if update:
             self.store.update_job(job["job_id"], **update)
@@ -302,6 +303,8 @@ def job_summary(job: dict[str, Any]) -> str:
     """One line for people."""
     done, total = job.get("traces_done") or 0, job.get("traces_total") or 0
     text = f"job {job['job_id']}: {job['status']}, {done}/{total} traces"
+    if job.get("device"):
+        text += f" on {job['device']}" + (f" ({job['dtype']})" if job.get("dtype") else "")
     if job.get("error"):
         text += f": {job['error']}"
     return text

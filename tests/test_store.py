@@ -256,18 +256,11 @@ def test_a_helper_thread_joins_the_transaction_it_is_given(store: Store) -> None
             pass
 
 
-def test_old_style_cursor_arguments_still_work(store: Store) -> None:
-    # write methods used to take the transaction's cursor (or None) first; it is now ignored
-    assert store.upsert_scorer(None, SCORER) == "s"
-    with store.transaction() as cur:
-        assert store.insert_step_scores(cur, _scores(2)) == 2
-        # the cursor passed on to another thread joins the transaction (no deadlock on the lock)
-        t = threading.Thread(target=lambda: store.insert_step_scores(cur, _scores(3, trace_id="u")))
-        t.start()
-        t.join()
-    assert store.cursor().execute("SELECT count(*) FROM step_scores").fetchone()[0] == 5
-    with pytest.raises(TypeError, match="upsert_scorer"):
-        store.upsert_scorer(None, SCORER, SCORER)  # type: ignore[call-overload]
+def test_write_methods_take_no_cursor(store: Store) -> None:
+    # one write path: writes join the calling thread's transaction; no cursor is threaded through
+    assert store.upsert_scorer(SCORER) == "s"
+    with pytest.raises(TypeError):
+        store.upsert_scorer(None, SCORER)  # type: ignore[call-arg]
 
 
 # ---- derived objects: the predicted-first-error and aggregate macros, the view
@@ -345,6 +338,4 @@ def test_one_trace_header(store: Store) -> None:
     assert head["dataset"] == rep.name and head["problem"] and isinstance(head["metadata"], dict)
     with pytest.raises(NotFound, match="no trace"):
         queries.trace_header(store, "nope-0")
-    # the deprecated name is the same read, with {} for a missing trace (as the Compare page expects)
-    assert queries.analysis_trace_header(store, f"{rep.dataset_id}-0") == head
-    assert queries.analysis_trace_header(store, "nope-0") == {}
+    assert not hasattr(queries, "analysis_trace_header")  # one header function, not two

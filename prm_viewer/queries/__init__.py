@@ -62,7 +62,6 @@ from prm_viewer.queries.export import (
 from prm_viewer.queries.scoring_jobs import jobs, scoring_traces
 from prm_viewer.queries.library import datasets, scorers
 from prm_viewer.queries.trace import (
-    analysis_trace_header,
     trace_header,
     trace_predictions,
     trace_scores_and_predictions,
@@ -74,7 +73,7 @@ __all__ = [
     "COPY_OPTIONS", "EXPORT_FILTERS", "TRACE_CHOICES", "TRACE_SORTS", "RunRef", "TraceFilter",
     "analysis_generators", "analysis_position_scores", "analysis_problem_texts", "analysis_progress_by_position",
     "analysis_scorers_for", "analysis_splits", "analysis_step_frame", "analysis_step_labels", "analysis_step_texts",
-    "analysis_trace_frame", "analysis_trace_header", "analysis_trace_steps",
+    "analysis_trace_frame", "analysis_trace_steps",
     "copy_query", "datasets", "explorer_count", "explorer_neighbours", "explorer_options", "explorer_order",
     "explorer_page", "explorer_trace_ids", "export_processbench_sql", "export_scorers", "export_steps_sql",
     "export_traces_sql", "export_where", "heatmap_scores", "jobs", "neighbours_in", "query_frame",

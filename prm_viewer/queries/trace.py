@@ -29,17 +29,6 @@ def trace_header(store: Store, trace_id: str) -> dict[str, Any]:
     return out
 
 
-def analysis_trace_header(store: Store, trace_id: str) -> dict[str, Any]:
-    """Deprecated: :func:`trace_header`, with ``{}`` for a missing trace instead of NotFound.
-
-    Only the Compare page's side-by-side view (``ui/analysis_widgets.py``) still calls it; once it
-    calls ``trace_header`` and handles NotFound itself, delete this."""
-    try:
-        return trace_header(store, trace_id)
-    except NotFound:
-        return {}
-
-
 def trace_steps(store: Store, trace_id: str) -> pd.DataFrame:
     """``step_idx, text, gold_label`` of one trace, in order."""
     return store.cursor().execute(

@@ -43,15 +43,6 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def _resolve_device_dtype(backend: str, device: str, dtype: str) -> tuple[str, str]:
-    if backend != "transformers":
-        return device, dtype
-    from prm_viewer.scoring.backends.transformers_backend import resolve_device, resolve_dtype
-
-    dev = resolve_device(device)
-    return dev, resolve_dtype(dtype, dev)
-
-
 def register_scorer(
     store: Store,
     checkpoint: str | None,
@@ -74,6 +65,7 @@ def register_scorer(
     ``recipe``: ``None`` = detect from config.json and tokenizer. ``backend``: default
     ``transformers`` (``exact`` for model-free recipes). ``options``: the recipe's options.
     ``device``: auto|cpu|cuda; the dtype follows it (bf16 on GPU, float32 on CPU) unless given.
+    Both are stored as asked and resolved by the worker, never here (the app host may have no GPU).
     ``backend_options``: backend-specific (vllm-server: ``endpoints``, ``concurrency``...); stored
     in the scorer's spec and part of its identity (the same model on other servers is another
     scorer; ``PRM_VIEWER_VLLM_ENDPOINTS`` re-points an existing one at run time).
@@ -81,7 +73,7 @@ def register_scorer(
     """
     from prm_viewer import settings
     from prm_viewer.scoring import checkpoints
-    from prm_viewer.scoring.backends import check_backend
+    from prm_viewer.scoring.backends import check_backend, get_backend
     from prm_viewer.scoring.recipes import get_recipe, load_plugin
 
     if recipe_module:
@@ -109,7 +101,9 @@ def register_scorer(
         rec.prepare(tokenizer, opts)  # fails now, with the reason, if a marker token is missing
         revision = checkpoints.revision(ckpt)
     check_backend(backend, rec.model_kind, rec.name)
-    dev, dt = _resolve_device_dtype(backend, device, dtype)
+    # Device and dtype stay as asked ("auto" included): the worker resolves them on the machine
+    # that runs the model and records what it ran on (job folder: progress.json, status.json).
+    dev, dt = device, get_backend(backend).check_dtype(dtype)
     module = rec.prepare.__module__
     spec = ScorerSpec(
         recipe=rec.name, checkpoint=str(ckpt.path) if ckpt else None, backend=backend, device=dev, dtype=dt,

@@ -19,12 +19,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import duckdb
 
 from prm_viewer.errors import NotFound, PrmViewerError
-from prm_viewer.store.base import StoreBase, TransactionAborted, now, without_cursor
+from prm_viewer.store.base import StoreBase, TransactionAborted, now
 from prm_viewer.store.keys import dataset_key, file_sha256, problem_key
 from prm_viewer.store.schema import DERIVED, MIGRATIONS, SCHEMA_VERSION
 
@@ -72,15 +72,9 @@ class Store(StoreBase):
     def unique_dataset_name(self, wanted: str) -> str:
         return _unique({r[0] for r in self.cursor().execute("SELECT name FROM datasets").fetchall()}, wanted)
 
-    @overload
-    def insert_dataset(self, row: Mapping[str, Any], /) -> None: ...
-    @overload
-    def insert_dataset(self, cur: Cursor | None, row: Mapping[str, Any], /) -> None: ...
-
-    def insert_dataset(self, *args: Any) -> None:
+    def insert_dataset(self, row: Mapping[str, Any]) -> None:
         """Add a dataset row (in the caller's import transaction, or in its own)."""
-        (row,), legacy = without_cursor("insert_dataset", args, 1)
-        with self._writing(legacy) as cur:
+        with self.transaction() as cur:
             cur.execute(
                 """INSERT INTO datasets (dataset_id, name, format, source_path, file_hash, options, tags,
                                          synthetic, created_at)
@@ -93,20 +87,14 @@ class Store(StoreBase):
                 ],
             )
 
-    @overload
-    def append_batch(self, dataset_id: str, traces: Any, steps: Any, /) -> None: ...
-    @overload
-    def append_batch(self, cur: Cursor | None, dataset_id: str, traces: Any, steps: Any, /) -> None: ...
-
-    def append_batch(self, *args: Any) -> None:
+    def append_batch(self, dataset_id: str, traces: Any, steps: Any) -> None:
         """Insert one batch of traces and steps (pyarrow Tables), normally inside an import
         transaction.
 
         ``traces`` has the TRACE_COLUMNS of ``ingest.py`` (with ``ordinal``); ``steps`` has
         ``ordinal, step_idx, text, gold_label``. Ids are formed here, in SQL, not per row in Python.
         """
-        (dataset_id, traces, steps), legacy = without_cursor("append_batch", args, 3)
-        with self._writing(legacy) as cur:
+        with self.transaction() as cur:
             cur.register("_batch_traces", traces)
             cur.register("_batch_steps", steps)
             try:
@@ -139,15 +127,9 @@ class Store(StoreBase):
                 cur.unregister("_batch_traces")
                 cur.unregister("_batch_steps")
 
-    @overload
-    def finish_dataset(self, dataset_id: str, /) -> tuple[int, int, int]: ...
-    @overload
-    def finish_dataset(self, cur: Cursor | None, dataset_id: str, /) -> tuple[int, int, int]: ...
-
-    def finish_dataset(self, *args: Any) -> tuple[int, int, int]:
+    def finish_dataset(self, dataset_id: str) -> tuple[int, int, int]:
         """Store the dataset's counts; returns (traces, steps, labelled traces)."""
-        (dataset_id,), legacy = without_cursor("finish_dataset", args, 1)
-        with self._writing(legacy) as cur:
+        with self.transaction() as cur:
             row = cur.execute(
                 """SELECT count(*), coalesce(sum(n_steps), 0),
                           count(*) FILTER (WHERE gold_first_error IS NOT NULL OR has_step_labels)
@@ -209,15 +191,9 @@ class Store(StoreBase):
         """``wanted``, or ``wanted-2``, ``wanted-3``... whichever no scorer has yet."""
         return _unique({r[0] for r in self.cursor().execute("SELECT name FROM scorers").fetchall()}, wanted)
 
-    @overload
-    def upsert_scorer(self, row: Mapping[str, Any], /) -> str: ...
-    @overload
-    def upsert_scorer(self, cur: Cursor | None, row: Mapping[str, Any], /) -> str: ...
-
-    def upsert_scorer(self, *args: Any) -> str:
+    def upsert_scorer(self, row: Mapping[str, Any]) -> str:
         """Insert a scorer if its id is new; returns the id. Keys as in the ``scorers`` table."""
-        (row,), legacy = without_cursor("upsert_scorer", args, 1)
-        with self._writing(legacy) as c:
+        with self.transaction() as c:
             if c.execute("SELECT 1 FROM scorers WHERE scorer_id = ?", [row["scorer_id"]]).fetchone():
                 return str(row["scorer_id"])
             clash = c.execute("SELECT scorer_id FROM scorers WHERE name = ?", [row["name"]]).fetchone()
@@ -244,41 +220,29 @@ class Store(StoreBase):
             raise NotFound(f"no scorer '{ref}'; scorers: {', '.join(names) or '(none)'}")
         return found
 
-    @overload
-    def insert_step_scores(self, table: Any, /) -> int: ...
-    @overload
-    def insert_step_scores(self, cur: Cursor | None, table: Any, /) -> int: ...
-
-    def insert_step_scores(self, *args: Any) -> int:
+    def insert_step_scores(self, table: Any) -> int:
         """Idempotently add step scores from an Arrow table / DataFrame with the columns of
         ``jobfolder.STEP_RESULT_SCHEMA`` (``scorer_id, trace_id, step_idx, score, raw, note``; others
         are ignored). Existing keys are left unchanged, so re-ingesting a shard adds nothing twice.
         Returns the number of new rows."""
-        (table,), legacy = without_cursor("insert_step_scores", args, 1)
         return self._insert_new(
-            legacy, "step_scores", table,
+            "step_scores", table,
             """SELECT DISTINCT ON (scorer_id, trace_id, step_idx)
                       scorer_id, trace_id, CAST(step_idx AS INTEGER), CAST(score AS DOUBLE),
                       CAST(raw AS DOUBLE), CAST(note AS VARCHAR)""")
 
-    @overload
-    def insert_trace_scores(self, table: Any, /) -> int: ...
-    @overload
-    def insert_trace_scores(self, cur: Cursor | None, table: Any, /) -> int: ...
-
-    def insert_trace_scores(self, *args: Any) -> int:
+    def insert_trace_scores(self, table: Any) -> int:
         """Idempotently add trace-level predictions (critics): columns ``scorer_id, trace_id,
         predicted_first_error, verdict, raw_output``."""
-        (table,), legacy = without_cursor("insert_trace_scores", args, 1)
         return self._insert_new(
-            legacy, "trace_scores", table,
+            "trace_scores", table,
             """SELECT DISTINCT ON (scorer_id, trace_id) scorer_id, trace_id,
                       CAST(predicted_first_error AS INTEGER), CAST(verdict AS VARCHAR),
                       CAST(raw_output AS VARCHAR)""")
 
-    def _insert_new(self, legacy: Cursor | None, target: str, table: Any, select: str) -> int:
+    def _insert_new(self, target: str, table: Any, select: str) -> int:
         """``INSERT INTO target <select> FROM table ON CONFLICT DO NOTHING``; the number of new rows."""
-        with self._writing(legacy) as c:
+        with self.transaction() as c:
             name = f"_new_{target}"
             c.register(name, table)
             try:
@@ -302,7 +266,7 @@ class Store(StoreBase):
     # ``prm_viewer/jobs.py`` records what they report here.
 
     _JOB_FIELDS = frozenset({"status", "job_dir", "traces_total", "traces_done", "tokens_per_s", "eta_s", "pid",
-                             "error", "started_at", "finished_at"})
+                             "error", "started_at", "finished_at", "device", "dtype"})
 
     def insert_job(self, row: Mapping[str, Any]) -> None:
         """Add a job row (status ``queued`` unless given)."""

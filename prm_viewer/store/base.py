@@ -44,19 +44,6 @@ def now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def without_cursor(method: str, args: tuple[Any, ...], n: int) -> tuple[tuple[Any, ...], duckdb.DuckDBPyConnection | None]:
-    """Split the arguments of a write method from the leading cursor of its old ``method(cur, ...)``
-    form: ``(args, cursor or None)``. Kept so that older callers work.
-
-    That cursor (``None`` or a transaction's cursor) adds nothing: the write joins the calling
-    thread's transaction, or runs in one of its own (see :meth:`StoreBase._writing`)."""
-    if len(args) == n + 1 and (args[0] is None or isinstance(args[0], duckdb.DuckDBPyConnection)):
-        return args[1:], args[0]
-    if len(args) != n:
-        raise TypeError(f"Store.{method}() takes {n} positional argument(s), {len(args)} given")
-    return args, None
-
-
 @dataclass
 class _Transaction:
     cur: duckdb.DuckDBPyConnection
@@ -163,15 +150,6 @@ class StoreBase:
             raise
         finally:
             self._local.tx = previous
-
-    def _writing(self, legacy: duckdb.DuckDBPyConnection | None = None) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-        """The transaction a write method runs in: the calling thread's (joined), else a new one.
-        ``legacy``: the cursor an old-style caller passed; the open transaction's cursor passed from
-        a thread that is not in it (a helper thread, as ingest's writer once did) joins it."""
-        tx = self._active
-        if legacy is not None and tx is not None and tx.cur is legacy and not self.in_transaction():
-            return self.joined(legacy)
-        return self.transaction()
 
     def in_transaction(self) -> bool:
         """Whether the calling thread is inside a transaction (its writes join it)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Forward migrations of the tables: MIGRATIONS[v] takes a store at version v-1 to version v.
 # Never edit a released entry's tables; append a new one. No macros or views here: see DERIVED.
@@ -118,6 +118,11 @@ MIGRATIONS: dict[int, Sequence[str]] = {
         )""",
         # v1 also created the view trace_aggregates: views are derived objects now (DERIVED), so
         # existing stores get it replaced at open and new ones get it from there.
+    ),
+    2: (
+        # What a job's worker really ran on ("auto" resolved on the worker's machine).
+        "ALTER TABLE jobs ADD COLUMN device VARCHAR",
+        "ALTER TABLE jobs ADD COLUMN dtype VARCHAR",
     ),
 }
 

@@ -110,7 +110,7 @@ def side_by_side(store: Store, trace_a: str, trace_b: str, label_a: str = "A", l
 
 
 def show_side_by_side(store: Store, trace_a: str, trace_b: str, key: str, labels: tuple[str, str] = ("A", "B")) -> None:
-    ha, hb = cached(queries.analysis_trace_header, store, trace_a), cached(queries.analysis_trace_header, store, trace_b)
+    ha, hb = cached(queries.trace_header, store, trace_a), cached(queries.trace_header, store, trace_b)
     c1, c2 = st.columns(2)
     for col, head, tid, lab in ((c1, ha, trace_a, labels[0]), (c2, hb, trace_b, labels[1])):
         col.markdown(f"{re.sub(r'[^0-9A-Za-z_. :-]', '', lab)}: open trace " + trace_link(tid))

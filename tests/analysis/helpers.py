@@ -26,7 +26,7 @@ def import_records(store: Store, tmp_path: Path, name: str, records: list[dict[s
 
 
 def add_scorer(store: Store, name: str, threshold: float = 0.5, recipe: str = "imported") -> str:
-    return store.upsert_scorer(None, {"scorer_id": "sc-" + name, "name": name, "recipe": recipe, "threshold": threshold})
+    return store.upsert_scorer({"scorer_id": "sc-" + name, "name": name, "recipe": recipe, "threshold": threshold})
 
 
 def add_scores(store: Store, scorer_id: str, dataset_id: str, scores: dict[str, list[float | None]]) -> None:
@@ -38,7 +38,7 @@ def add_scores(store: Store, scorer_id: str, dataset_id: str, scores: dict[str, 
     df["score"] = df["score"].astype(float)
     df["raw"] = df["raw"].astype(float)
     df["note"] = df["note"].astype(object)
-    store.insert_step_scores(None, df)
+    store.insert_step_scores(df)
 
 
 def add_critic(store: Store, name: str, dataset_id: str, picks: dict[str, int | None], verdicts: dict[str, str] | None = None) -> str:
@@ -49,7 +49,7 @@ def add_critic(store: Store, name: str, dataset_id: str, picks: dict[str, int | 
                       columns=["scorer_id", "trace_id", "predicted_first_error", "verdict", "raw_output"])
     df["predicted_first_error"] = df["predicted_first_error"].astype("Int64")
     df["raw_output"] = df["raw_output"].astype(object)
-    store.insert_trace_scores(None, df)
+    store.insert_trace_scores(df)
     return sid
 
 

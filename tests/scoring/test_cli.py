@@ -52,7 +52,9 @@ def test_score_jobs_scorers(tmp_path, tiny):
                                "WHERE name = 'tiny-qwen' AND score BETWEEN 0 AND 1").fetchone()[0]
         assert n == 9  # every step of the 3 traces
         opts = json.loads(s.resolve_scorer("tiny-qwen")["options"])
-        assert opts["batch_tokens"] == 2048 and opts["dtype"] == "float32"
+        assert opts["batch_tokens"] == 2048 and opts["dtype"] == "auto"  # resolved by the worker, not here
+        job_row = s.cursor().execute("SELECT device, dtype FROM jobs").fetchone()
+        assert job_row == ("cpu", "float32")  # what the worker really ran on
     # scoring the same pair again is a no-op on the same job
     r = cli("score", "--dataset", "pb", "--checkpoint", str(tiny["qwen-prm"]), "--device", "cpu",
             "--batch-tokens", "2048", db=db)

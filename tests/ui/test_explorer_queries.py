@@ -24,9 +24,9 @@ THRESHOLD = 0.5
 def scored(store):  # type: ignore[no-untyped-def]
     report = import_file(store, PB, tags={"policy": "p"})
     did = report.dataset_id
-    store.upsert_scorer(None, {"scorer_id": "sc-1", "name": "hand", "recipe": "imported", "threshold": THRESHOLD})
+    store.upsert_scorer({"scorer_id": "sc-1", "name": "hand", "recipe": "imported", "threshold": THRESHOLD})
     rows = [("sc-1", f"{did}-{o}", k, s, s, None) for o, ss in SCORES.items() for k, s in enumerate(ss)]
-    store.insert_step_scores(None, pd.DataFrame(rows, columns=["scorer_id", "trace_id", "step_idx", "score", "raw", "note"]))
+    store.insert_step_scores(pd.DataFrame(rows, columns=["scorer_id", "trace_id", "step_idx", "score", "raw", "note"]))
     return store, did
 
 

@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from prm_viewer.answers import last_boxed
+
 _VERDICT = re.compile(r"\b(INCORRECT|CORRECT)\b")
 _STEP_AFTER = re.compile(r"^[^\n]*?\b(?:step|paragraph)\s*#?\s*(-?\d+)", re.I)
 
@@ -30,28 +32,6 @@ class Unparsed:
 
     reason: str
     text: str
-
-
-def last_boxed(text: str) -> str | None:
-    """The content of the last ``\\boxed{...}`` (nested braces allowed), else ``None``."""
-    k = text.rfind("\\boxed")
-    while k >= 0:
-        j = k + len("\\boxed")
-        while j < len(text) and text[j] == " ":
-            j += 1
-        if j < len(text) and text[j] == "{":
-            depth, i = 0, j
-            while i < len(text):
-                if text[i] == "{":
-                    depth += 1
-                elif text[i] == "}":
-                    depth -= 1
-                    if depth == 0:
-                        return text[j + 1:i]
-                i += 1
-            return None  # unbalanced: the answer is cut off
-        k = text.rfind("\\boxed", 0, k)
-    return None
 
 
 def parse_processbench(text: str, n_steps: int) -> Verdict | Unparsed:

@@ -22,7 +22,8 @@ import numpy as np
 
 from prm_viewer.answers import equivalent, extract_answer
 from prm_viewer.errors import RecipeError
-from prm_viewer.scoring.lm import LM_KIND, Sampling, TraceResult, results_table
+from prm_viewer.scoring.backends.lm import LM_KIND, Sampling
+from prm_viewer.scoring.recipes.lm_results import TraceResult, results_table
 from prm_viewer.scoring.recipes.base import Prepared, Recipe, TraceInput
 
 
@@ -49,7 +50,7 @@ def reference_answer(trace: TraceInput) -> str | None:
 def prefix_text(tokenizer: Any, problem: str, steps: Sequence[str]) -> tuple[list[int], str]:
     """Prompt ids for continuing after ``steps`` (the chat's assistant turn, left open), and the
     steps text itself (for answer extraction)."""
-    from prm_viewer.scoring.lm import chat_prompt_ids
+    from prm_viewer.scoring.recipes.lm_results import chat_prompt_ids
 
     done = "".join(s + "\n" for s in steps)
     head = chat_prompt_ids(tokenizer, [{"role": "user", "content": problem}])
