@@ -167,7 +167,7 @@ class StoreBase:
                     f"the store {self.path} has schema version {current}, newer than this prm_viewer "
                     f"({schema.SCHEMA_VERSION}); upgrade prm_viewer"
                 )
-            for version in range(current + 1, schema.SCHEMA_VERSION + 1):
+            for version in sorted(v for v in schema.MIGRATIONS if v > current):
                 self._run_in_transaction(
                     *schema.MIGRATIONS[version],
                     f"INSERT OR REPLACE INTO meta VALUES ('schema_version', '{version}')",

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-SCHEMA_VERSION = 2
 
 # Forward migrations of the tables: MIGRATIONS[v] takes a store at version v-1 to version v.
 # Never edit a released entry's tables; append a new one. No macros or views here: see DERIVED.
@@ -125,6 +124,9 @@ MIGRATIONS: dict[int, Sequence[str]] = {
         "ALTER TABLE jobs ADD COLUMN dtype VARCHAR",
     ),
 }
+
+SCHEMA_VERSION = max(MIGRATIONS)
+"""The newest table layout: the last migration's number."""
 
 
 DERIVED: Sequence[str] = (
