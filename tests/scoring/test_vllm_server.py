@@ -93,7 +93,7 @@ def test_critic_and_rollouts_through_a_server(servers):
                                     recipe_options={"max_tokens": 16, "samples": 2, "temperature": 1.0}, backend_options=opts))
     check_stored(score_traces(critic, ref.TRACES).to_pylist(), ref.TRACES)
     demo = TraceInput("m", "[synthetic demo] Start with 7. Then add 5, multiply by 3. What is the result?",
-                      ["7 + 5 = 12", "12 * 3 = 36"])
+                      ["7 + 5 = 12", "12 * 3 = 36"], reference_answer="36")
     mc = load_engine(ScorerSpec(recipe="mc-value", checkpoint=str(f["gprm"]), backend="vllm-server",
                                 recipe_options={"rollouts": 2, "max_tokens": 4}, backend_options=opts))
     rows = score_traces(mc, [demo]).to_pylist()
