@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from prm_viewer.ui.auth import require_login
+from prm_viewer.ui.auth import refuse_unguarded, require_login
 from prm_viewer.ui.boundary import run_page
 
 HERE = Path(__file__).resolve().parent
@@ -20,12 +20,16 @@ HERE = Path(__file__).resolve().parent
 # (file, title, icon, help); the first is the default page. A page whose file is absent is left out.
 PAGES = (
     ("pages/library.py", "Library", ":material/folder_open:", "Datasets and checkpoints: upload, tag, delete; register scorers and queue scoring."),
+    ("pages/generate.py", "Generate", ":material/auto_awesome:", "Sample a policy checkpoint on a problem set into a new dataset; watch it, open it."),
     ("pages/jobs.py", "Jobs", ":material/pending_actions:", "Scoring jobs with live progress; cancel, retry, read errors."),
     ("pages/explorer.py", "Explorer", ":material/grid_view:", "Filter traces and find bad steps in the per-step reward heatmap."),
     ("pages/trace.py", "Trace", ":material/article:", "One trace: steps with scores, gold and predicted first error, reward curves."),
     ("pages/localisation.py", "Localisation", ":material/my_location:", "First-error localisation metrics and threshold sweep."),
     ("pages/compare.py", "Compare", ":material/compare_arrows:", "Run A vs run B on the same problems, with statistics."),
     ("pages/export.py", "Export", ":material/download:", "Download annotated CSV / Parquet / JSONL for the current filter."),
+    ("pages/bestofn.py", "Best-of-N", ":material/leaderboard:", "Best-of-N reranking curves of a PRM, with majority vote and pass@N."),
+    ("pages/agreement.py", "Agreement", ":material/handshake:", "Two scorers (or a scorer and gold) on the same steps; the consensus subset."),
+    ("pages/benchmarks.py", "Benchmarks", ":material/table_chart:", "ProcessBench and PRMBench tables as the papers print them, CSV and LaTeX."),
 )
 
 
@@ -50,6 +54,8 @@ def navigation_pages() -> list[st.Page]:
     return pages
 
 
-st.set_page_config(page_title="prm_viewer", page_icon=":material/stacked_line_chart:", layout="wide")
+# A local icon file: a ":material/...:" page icon makes every browser fetch it from fonts.gstatic.com.
+st.set_page_config(page_title="prm_viewer", page_icon=str(HERE / "static" / "favicon.png"), layout="wide")
+refuse_unguarded()  # a non-loopback address without a login serves nothing (README: serving)
 require_login()
 run_page(st.navigation(navigation_pages()))

@@ -4,6 +4,7 @@ Usage (repository root, venv active; needs /usr/bin/chromium and the playwright 
 
     python bench/bench_ui.py                  # 100k traces x 10 steps
     python bench/bench_ui.py --traces 20000   # smaller
+    python bench/bench_ui.py --huge 200000    # one 200,000-step trace: Trace + Explorer vs hello-world
 
 What it measures:
 
@@ -220,11 +221,105 @@ def script_bench(db: Path, did: str) -> dict[str, float]:
     return out
 
 
+def build_huge(db: Path, n_steps: int) -> str:
+    """A store with one ``n_steps``-step trace (gold first error at 85%, one low score at 60%),
+    five 3-step traces and one scorer over every step; returns the long trace's id."""
+    import pandas as pd
+
+    from prm_viewer.ingest import import_file
+    from prm_viewer.store import Store
+
+    src = db.parent / "huge.jsonl"
+    rows = [{"id": "huge", "generator": "g", "problem": "A very long trace.", "label": int(n_steps * 0.85),
+             "steps": [f"Step {k}: we compute {k % 97} + 1 and $x_{{{k}}} = {k % 7}$." for k in range(n_steps)]}]
+    rows += [{"id": f"s{i}", "generator": "g", "problem": f"Short {i}", "steps": ["a", "b", "c"], "label": 1} for i in range(5)]
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    with Store(db) as store:
+        did = import_file(store, src, fmt="processbench", name="huge").dataset_id
+        steps = store.cursor().execute("SELECT trace_id, step_idx FROM steps").df()
+        low = int(n_steps * 0.6)
+        store.upsert_scorer({"scorer_id": "bench-prm", "name": "bench-prm", "recipe": "imported", "threshold": 0.5})
+        store.insert_step_scores(pd.DataFrame({"scorer_id": "bench-prm", "trace_id": steps["trace_id"],
+                                               "step_idx": steps["step_idx"], "raw": None, "note": None,
+                                               "score": [0.2 if k == low else 0.9 for k in steps["step_idx"]]}))
+    return f"{did}-0"
+
+
+def huge_bench(n_steps: int, repeat: int = 3) -> dict[str, float]:
+    """Full page loads in Chromium (median of ``repeat`` fresh tabs, plus the first, cache-cold
+    one) of the Trace page (at ``?step=k`` in the middle) and the unfiltered Explorer with the
+    heatmap, for a store holding one ``n_steps``-step trace; the baseline is a one-page Streamlit
+    hello-world served and loaded the same way in the same run."""
+    import os
+    import subprocess
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.server import app_server, free_port, launch_browser, wait_idle
+
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="prm_bench_huge_") as tmp:
+        db = Path(tmp) / "huge.duckdb"
+        t = time.perf_counter()
+        tid = build_huge(db, n_steps)
+        out["build_s"] = time.perf_counter() - t
+        hello = Path(tmp) / "hello.py"
+        hello.write_text("import streamlit as st\nst.title('Hello')\nst.write('world')\n")
+        port = free_port()
+        hello_proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(hello), "--server.headless", "true", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+            cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+        try:
+            with app_server(db, env={"PRM_VIEWER_DEMO_ON_EMPTY": "0"}) as (base, _proc), sync_playwright() as p:
+                browser = launch_browser(p)
+
+                def load(url: str) -> float:
+                    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+                    t0 = time.monotonic()
+                    page.goto(url)
+                    done = wait_idle(page, timeout=300) - t0
+                    page.close()
+                    return done
+
+                hello_url = f"http://127.0.0.1:{port}/"
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    try:
+                        load(hello_url)
+                        break
+                    except Exception:  # not up yet
+                        time.sleep(0.5)
+                short = tid.rsplit("-", 1)[0] + "-1"  # a 3-step trace of the same store
+                views = {"hello": hello_url, "trace": f"{base}/trace?trace={tid}&step={n_steps // 2}",
+                         "trace_short": f"{base}/trace?trace={short}", "explorer": f"{base}/explorer?scorer=bench-prm"}
+                for name, url in views.items():
+                    out[f"{name}_first_s"] = load(url)
+                    out[f"{name}_s"] = median(load(url) for _ in range(repeat))
+                browser.close()
+        finally:
+            hello_proc.terminate()
+            hello_proc.wait(10)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--traces", type=int, default=100_000)
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--huge", type=int, metavar="STEPS",
+                    help="instead: Trace and Explorer page loads for one trace of STEPS steps (e.g. 200000), "
+                         "against a Streamlit hello-world page loaded in the same run")
     args = ap.parse_args()
+    if args.huge:
+        h = huge_bench(args.huge)
+        print(json.dumps(h), flush=True)
+        print(f"\n| page, one trace of {args.huge:,} steps | first load | median of 3 | vs hello-world (median) |\n|---|---|---|---|")
+        for name, label in (("hello", "Streamlit hello-world (baseline)"), ("trace", f"Trace at ?step={args.huge // 2}"),
+                            ("trace_short", "Trace of a 3-step trace, same store"),
+                            ("explorer", "Explorer, unfiltered, heatmap")):
+            print(f"| {label} | {h[f'{name}_first_s']:.2f} s | {h[f'{name}_s']:.2f} s | {h[f'{name}_s'] / h['hello_s']:.1f}x |")
+        return 0
     with tempfile.TemporaryDirectory(prefix="prm_bench_ui_") as tmp:
         db = Path(tmp) / "bench.duckdb"
         built = build_store(db, args.traces, args.steps)

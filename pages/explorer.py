@@ -82,7 +82,11 @@ with tab_map:
         st.caption(f"Rows: traces of this page{' (dataset ' + plain(only[0]) + ')' if len(only) == 1 else ''}; columns: step index. Colour: {plain(scorer['name'])} step score, "
                    f"diverging at its threshold {threshold:g} (red = below). ✕ gold first error, ◯ predicted first "
                    "error. Click a cell to open that trace at that step.")
-        scores = cached(queries.heatmap_scores, store, flt.scorer, tuple(page["trace_id"]))
+        scores = cached(queries.heatmap_scores, store, flt.scorer, tuple(page["trace_id"]), heatmap.MAX_COLUMNS)
+        if int(page["n_steps"].max()) > heatmap.MAX_COLUMNS:
+            st.caption(f":material/arrow_right: Traces longer than {heatmap.MAX_COLUMNS} steps show their first "
+                       f"{heatmap.MAX_COLUMNS}; the grey arrow after them says how many more there are (click it to "
+                       "open the trace there).")
         fig = heatmap.heatmap_figure(page, scores, threshold, str(scorer["name"]))
         event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key=f"heatmap_{hash(signature)}_{page_no}",
                                 config={"displayModeBar": False}, width="content")

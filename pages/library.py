@@ -10,7 +10,8 @@ from prm_viewer import queries, settings
 from prm_viewer.errors import PrmViewerError
 from prm_viewer.formats import FORMATS, detect_format, read_sample
 from prm_viewer.formats.generic import suggest_mapping
-from prm_viewer.ingest import import_file
+from prm_viewer.ingest import import_file, preview
+from prm_viewer.model import Skip
 from prm_viewer.ui import checkpoints, upload
 from prm_viewer.ui.page import page
 from prm_viewer.ui.state import cached
@@ -21,6 +22,7 @@ tab_data, tab_upload, tab_ckpt = st.tabs(["Datasets", "Upload", "Checkpoints"])
 
 # ---------------------------------------------------------------- datasets
 with tab_data:
+    checkpoints.deleted_message(st.session_state.pop("lib_deleted", None))
     datasets = cached(queries.datasets, store)
     if datasets.empty:
         st.info("No datasets yet. Upload a trace file in the **Upload** tab.")
@@ -60,9 +62,9 @@ with tab_data:
                            f"{int(row['n_steps']):,} steps, scores and jobs? This cannot be undone.")
                 yes, no = st.columns(2)
                 if yes.button("Yes, delete it", type="primary", key="lib_yes"):
-                    store.delete_dataset(target)
+                    gone = checkpoints.delete_dataset(store, target)
                     st.session_state.pop("lib_confirm", None)
-                    st.toast(f"Deleted {names[target]}")
+                    st.session_state["lib_deleted"] = gone
                     st.rerun()
                 if no.button("Cancel", key="lib_no"):
                     st.session_state.pop("lib_confirm", None)
@@ -83,22 +85,37 @@ with tab_upload:
             path = upload.save_upload(uploaded, uploaded.name, settings.upload_dir(store.path))
             st.session_state["lib_saved"] = (uploaded.file_id, str(path))
         path = Path(st.session_state["lib_saved"][1])
-        sample = read_sample(path, n=5)
+        common = upload.common_options(key=f"lib_common_{uploaded.file_id}")
+        sample = read_sample(path, n=5, records_path=common.get("records"))
         try:
             detected = detect_format(path, sample).name
         except PrmViewerError as exc:  # UnknownFormat included: fall back to a column mapping
             detected = None
-            st.warning(f"No known format recognised this file ({exc}). Map its columns below (format *generic*).")
-        st.markdown(f"**Preview** of {plain(uploaded.name)} ({sample.kind}, first {len(sample.records)} records)"
+            st.warning(f"No known format recognised this file ({upload.ui_message(exc, path, uploaded.name)}). "
+                       "Map its columns below (format *generic*).")
+        st.markdown(f"**Records** of {plain(uploaded.name)} ({sample.kind}, first {len(sample.records)} records)"
                     + (f" · detected format: **{detected}**" if detected else ""))
-        st.dataframe(upload.preview_frame(sample), hide_index=True)
+        st.dataframe(upload.preview_frame(sample).iloc[:, :40], hide_index=True)
         fmt_names = list(FORMATS)
         default_fmt = detected or "generic"
         fmt = st.selectbox("Format", fmt_names, index=fmt_names.index(default_fmt), format_func=lambda n: FORMATS[n].label,
                            key=f"lib_fmt_{uploaded.file_id}")
         options: dict = {}
         if FORMATS[fmt].generic:
-            options = upload.mapping_editor(sample, suggest_mapping(sample), key=f"lib_map_{uploaded.file_id}")
+            suggested = suggest_mapping(sample)
+            # The records path changes the columns: the mapping widgets start afresh for each one.
+            options = upload.mapping_editor(sample, suggested,
+                                            key=f"lib_map_{uploaded.file_id}_{common.get('records', '')}")
+            options.update(upload.step_options(suggested, key=f"lib_steps_{uploaded.file_id}"))
+        options.update(common)
+        st.markdown("**Preview of parsed traces** (nothing is stored until you import)")
+        try:
+            parsed = preview(path, fmt, options)
+            upload.preview_traces(parsed)
+            for bad in [x for x in parsed if isinstance(x, Skip) and x.invalid][:3]:
+                st.warning(f"{plain(uploaded.name)}, {bad.where()}: {plain(bad.reason)}")
+        except PrmViewerError as exc:
+            st.warning(plain(upload.ui_message(exc, path, uploaded.name)))
         c1, c2 = st.columns(2)
         name = c1.text_input("Dataset name", value=Path(uploaded.name).stem, key=f"lib_name_{uploaded.file_id}")
         tags_text = c2.text_input("Tags", key=f"lib_newtags_{uploaded.file_id}", placeholder="policy=..., process_reward=with",
@@ -111,7 +128,7 @@ with tab_upload:
                 st.session_state["lib_report"] = report
             except PrmViewerError as exc:
                 st.session_state["lib_report"] = None
-                st.error(f"Import failed, nothing was stored: {exc}")
+                st.error(f"Import failed, nothing was stored: {plain(upload.ui_message(exc, path, uploaded.name))}")
     report = st.session_state.get("lib_report")
     if report is not None:
         box = st.container(border=True, key="import_summary")
@@ -120,7 +137,10 @@ with tab_upload:
         box.success(plain(report.summary().replace(report.path, upload.original_name(Path(report.path)))))
         if report.skipped:
             box.markdown(f"Skipped {len(report.skipped):,} records:")
-            box.dataframe([{"line": s.line, "reason": s.reason} for s in report.skipped[:1000]], hide_index=True)
+            box.dataframe([{"where": s.where(), "reason": s.reason} for s in report.skipped[:1000]], hide_index=True)
+        if report.warnings:
+            box.markdown("Notes (imported, but worth a look):")
+            box.dataframe([{"where": w.where(), "note": w.reason} for w in report.warnings[:1000]], hide_index=True)
         box.page_link("pages/explorer.py", label="Explore it", icon=":material/grid_view:",
                       query_params={"ds": report.dataset_id})
 

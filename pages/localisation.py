@@ -9,12 +9,15 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from prm_viewer import queries
+from prm_viewer.errors import PrmViewerError
 from prm_viewer.analysis import localisation as loc
 from prm_viewer.analysis.reports import localisation_report
 from prm_viewer.analysis.runs import Run
+from prm_viewer.analysis.calibration import calibration_report
 from prm_viewer.ui import analysis_widgets as aw
 from prm_viewer.ui.page import page, require_datasets
 from prm_viewer.ui.state import cached
+from prm_viewer.ui.text import plain
 
 store = page("Localisation")
 datasets = require_datasets(store)
@@ -47,7 +50,8 @@ runs = tuple(Run(dataset_id=d, dataset=n) for d, n in zip(ids, chosen))
 rep = cached(localisation_report, store, runs, scorer, threshold=threshold, tune_on=tune_on,
              in_sample=in_sample, critic=None if critic == "(none)" else critic)
 
-st.caption(f"tau = {rep.threshold:.4f} ({rep.threshold_source}); reported splits: {', '.join(rep.reported_splits)}; "
+st.caption(f"tau = {rep.threshold:.4f} ({plain(rep.threshold_source)}); reported splits: "
+           f"{', '.join(plain(s) for s in rep.reported_splits)}; "
            f"{rep.n_traces} traces, {rep.n_unlabelled} without a gold label and {rep.n_unscored} unscored left out.")
 
 # ---- headline and localisers side by side
@@ -70,11 +74,43 @@ if not sweep.empty:
     reading = "F1 against the threshold for each split."
     if not best.empty:
         top = best.loc[best["f1"].idxmax()]
-        reading = (f"each split's F1 peaks at a different tau (e.g. {top['split']}: {top['f1']:.1f} at "
+        reading = (f"each split's F1 peaks at a different tau (e.g. {plain(top['split'])}: {top['f1']:.1f} at "
                    f"{top['tau']:.3f}, in-sample); the dashed line is the tau used for the tables.")
     aw.chart(fig, "threshold_sweep", "loc-sweep", reading)
     aw.table(rep.best_by_split, "best_threshold_by_split", "loc-best",
              caption="Each split's own F1-optimal tau: an in-sample oracle, not a fair result.")
+
+# ---- calibration: reliability diagram beside the threshold sweep
+st.subheader("Calibration of step scores")
+n_bins = st.slider("Bins", 5, 20, 10, key="loc-cal-bins")
+try:
+    cal = cached(calibration_report, store, runs, scorer, n_bins=n_bins)
+except PrmViewerError as exc:  # no labelled steps: say so, keep the rest of the page
+    st.info(str(exc))
+    cal = None
+if cal is not None:
+    c1, c2 = st.columns(2)
+    with c1:
+        b = cal.bins
+        fig = go.Figure([
+            go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": "#999999"}, name="perfect"),
+            go.Scatter(x=b["mean_score"], y=b["accuracy"], mode="lines+markers", name=cal.scorer,
+                       marker={"size": 6 + 18 * (b["n"] / b["n"].max()) ** 0.5, "color": "#0072B2"},
+                       text=b["n"], hovertemplate="score %{x:.2f}, correct %{y:.2f}: %{text} steps<extra></extra>")])
+        fig.update_layout(xaxis_title="mean step score in the bin", yaxis_title="share of steps not wrong (gold)",
+                          xaxis_range=[0, 1], yaxis_range=[0, 1], legend_title_text="")
+        aw.chart(fig, "reliability_diagram", "loc-cal",
+                   f"expected calibration error {cal.ece:.3f} over {cal.n_steps} labelled steps ({cal.n_bins} bins); "
+                   "points under the diagonal are over-confident.")
+        aw.table(cal.bins, "reliability_bins", "loc-cal-table")
+    with c2:
+        sw = cal.sweep.melt(id_vars="tau", value_vars=["acc_error", "acc_correct", "f1"], var_name="metric")
+        fig = px.line(sw, x="tau", y="value", color="metric", labels={"value": "percent", "tau": "threshold tau"},
+                      color_discrete_sequence=["#D55E00", "#009E73", "#0072B2"])
+        reading = "ProcessBench error accuracy, correct accuracy and F1 against the threshold, all traces."
+        if cal.best_tau is not None:
+            reading += f" F1 peaks at {cal.best_f1:.1f} at tau = {cal.best_tau:.3f} (in-sample)."
+        aw.chart(fig, "calibration_sweep", "loc-cal-sweep", reading)
 
 # ---- predicted vs gold positions
 names = list(rep.positions)
@@ -122,7 +158,7 @@ if not prog.empty:
                   labels={"position": "relative position in the trace", "mean_progress": "mean Q(k) - Q(k-1)"})
     worst = prog.loc[prog["mean_progress"].idxmin()] if prog["mean_progress"].notna().any() else None
     reading = ("every scorer's mean change in step value along the trace (Monte-Carlo values appear as their own scorer)"
-               + (f"; the steepest average fall is {worst['mean_progress']:.3f} for {worst['scorer']} around "
+               + (f"; the steepest average fall is {worst['mean_progress']:.3f} for {plain(worst['scorer'])} around "
                   f"{worst['position']:.0%} of the way through." if worst is not None else "."))
     aw.chart(fig, "progress_by_position", "loc-prog", reading)
 

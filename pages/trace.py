@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from prm_viewer import queries
+from prm_viewer import queries, settings
 from prm_viewer.queries import TraceFilter
 from prm_viewer.ui import filters, trace_view
 from prm_viewer.ui.page import page
@@ -74,10 +74,30 @@ facts = {
 }
 st.markdown(" · ".join(f"**{k}**: {plain(str(v), 80)}" for k, v in facts.items() if v is not None and v != ""))
 
-steps = cached(queries.trace_steps, store, trace_id)
-scores, preds = cached(queries.trace_scores_and_predictions, store, trace_id)
+# ---- long traces are paged (?step=k opens the page holding step k)
+n_steps = int(head["n_steps"] or 0)
+per_page = max(1, int(settings.get("trace_page_steps")))
+paged = n_steps > per_page
+n_pages = max(1, -(-n_steps // per_page))
+page_key = f"tr_page_{trace_id}"
+if selected_step is not None and 0 <= selected_step < n_steps and st.session_state.get("_tr_step_seen") != (trace_id, selected_step):
+    st.session_state[page_key] = selected_step // per_page + 1
+    st.session_state["_tr_step_seen"] = (trace_id, selected_step)
+st.session_state[page_key] = min(max(1, int(st.session_state.get(page_key, 1))), n_pages)
+first = (st.session_state[page_key] - 1) * per_page if paged else 0
+window = per_page if paged else None
+steps = cached(queries.trace_steps, store, trace_id, first, window)
+scores, preds = cached(queries.trace_scores_and_predictions, store, trace_id, first, window)
 predicted = {str(r.scorer): None if pd.isna(r.predicted_first_error) else int(r.predicted_first_error)
              for r in preds.itertuples(index=False)}
+
+
+def jump(step: int) -> None:
+    """Open the page holding ``step`` and mark it (a button callback: runs before the widgets)."""
+    st.query_params["step"] = str(step)
+    st.session_state[page_key] = step // per_page + 1
+    st.session_state["_tr_step_seen"] = (trace_id, step)
+
 
 if not preds.empty:
     st.subheader("First error")
@@ -92,21 +112,34 @@ if not preds.empty:
     if preds["synthetic"].any():
         st.caption("Scorers marked synthetic are built-in demo scorers, not trained PRMs.")
 
+gold = head["gold_first_error"]
+in_view = (lambda k: k is not None and first <= k < first + len(steps))
 if not scores.empty:
     left, right = st.columns(2)
+    where = f" of steps {first}–{first + len(steps) - 1}" if paged else ""
     with left:
-        st.markdown("**Reward curve** (step score per scorer)")
-        st.plotly_chart(trace_view.reward_figure(scores, head["gold_first_error"]), config={"displayModeBar": False})
+        st.markdown(f"**Reward curve{where}** (step score per scorer)")
+        st.plotly_chart(trace_view.reward_figure(scores, gold if in_view(gold) else None), config={"displayModeBar": False})
     with right:
-        st.markdown("**Progress** (change of step score from the previous step)")
+        st.markdown(f"**Progress{where}** (change of step score from the previous step)")
         st.plotly_chart(trace_view.progress_figure(scores), config={"displayModeBar": False})
-else:
+elif preds.empty:
     st.caption("No scorer has scored this trace yet (queue a job on the Library page).")
 
-st.subheader(f"Steps ({len(steps)})")
+st.subheader(f"Steps ({n_steps:,})")
+if paged:
+    bar = st.columns([1.2, 1.6, 1.6, 1.6], vertical_alignment="bottom")
+    bar[0].number_input(f"Page (of {n_pages:,})", min_value=1, max_value=n_pages, step=1, key=page_key,
+                        help=f"{per_page} steps a page (setting trace_page_steps)")
+    targets = ([("Gold first error", gold)] if gold is not None and gold >= 0 else []) + \
+        [(f"Predicted ({plain(name, 20)})", k) for name, k in predicted.items() if k is not None and k >= 0]
+    for col, (what, k) in zip(bar[1:], targets[:3]):
+        col.button(f"{what}: step {k:,}", key=f"jump_{k}_{what}", on_click=jump, args=(int(k),),
+                   icon=":material/my_location:", help="Open the page holding this step", width="stretch")
+    st.caption(f"Showing steps {first:,}–{first + len(steps) - 1:,} of {n_steps:,}. Link a step with `?step=k`.")
 by_step = {k: grp for k, grp in scores.groupby("step_idx")} if not scores.empty else {}
 empty = scores.iloc[0:0]
 for row in steps.itertuples(index=False):
     label = None if pd.isna(row.gold_label) else int(row.gold_label)
-    trace_view.step_block(int(row.step_idx), row.text, label, by_step.get(row.step_idx, empty), head["gold_first_error"],
+    trace_view.step_block(int(row.step_idx), row.text, label, by_step.get(row.step_idx, empty), gold,
                           predicted, selected=(selected_step == row.step_idx))

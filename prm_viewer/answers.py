@@ -7,17 +7,26 @@ PRM800K's ground truth), by analysis (distinct final answers of a run's samples)
 - :func:`extract_answer` reads a final answer from free text (``\\boxed{}``, "The answer is",
   ``####``, optionally the last number);
 - :func:`normalise` turns an answer into a comparison key;
-- :func:`equivalent` says whether two answers are the same (``None`` when either is missing).
+- :func:`equivalent` says whether two answers are the same (``None`` when either is missing):
+  plain normalised string equality, for sources whose own rule is exact match;
+- :func:`check` decides whether a solution (or a stated answer) reaches the reference answer with
+  Hugging Face ``math-verify`` (symbolic and numeric equality: fractions, ``\\sqrt``, intervals,
+  tuples, percent, thousands separators); ``None`` = undecided (time limit hit, or the reference
+  cannot be read).
 
-Comparison is deliberately plain today (normalised string equality, numbers written
-canonically); symbolic checking (math-verify) is meant to come in behind :func:`equivalent`,
-with the same signature.
+``math-verify``'s time limits use ``signal.alarm``, which works only in a process's main thread:
+call :func:`check` with a timeout in a worker process or a CLI (main thread), never in the
+Streamlit script thread; there pass ``timeout=None`` and bound the call yourself (a worker).
 """
 
 from __future__ import annotations
 
 import math
 import re
+import threading
+from typing import Any
+
+from prm_viewer.errors import MissingDependency, PrmViewerError
 
 _SPACE = re.compile(r"\s+")
 _BOXED_WHOLE = re.compile(r"^\\boxed\{(.*)\}$", re.S)
@@ -156,3 +165,101 @@ def equivalent(a: object, b: object) -> bool | None:
     if na is None or nb is None:
         return None
     return na == nb
+
+
+# ---------------------------------------------------------------------------- math-verify checking
+
+CHECK_TIMEOUT_S = 5
+"""Default time limit, in seconds, of each parse and each comparison inside :func:`check`."""
+INSTALL_MATH_VERIFY = "pip install 'math-verify[antlr4_13_2]==0.9.0'"
+_A_LINE = ("A:",)  # GSM8K model solutions (grade-school-math) end with "A: <answer>"
+
+
+def _math_verify() -> Any:
+    try:
+        import math_verify
+        import math_verify.errors  # noqa: F401  (TimeoutException, reached as math_verify.errors)
+    except ImportError:
+        raise MissingDependency("math-verify", INSTALL_MATH_VERIFY, "answer checking") from None
+    return math_verify
+
+
+class _Undecided(Exception):
+    """math-verify ran out of time."""
+
+
+def _wrap(answer: str) -> str:
+    """An extracted answer as math-verify reads a LaTeX answer (inside ``$...$``)."""
+    a = answer.strip()
+    return a if "$" in a or "\\boxed" in a else f"${a}$"
+
+
+def _parse(mv: Any, text: str, timeout: int | None) -> list[Any]:
+    try:
+        return list(mv.parse(text, parsing_timeout=timeout, raise_on_error=True))
+    except mv.errors.TimeoutException:
+        raise _Undecided() from None
+    except Exception:  # math-verify cannot read it: nothing extracted
+        return []
+
+
+def stated_answer(text: str) -> str | None:
+    """The answer a solution states for checking: :func:`extract_answer` (``\\boxed{}``,
+    "The answer is", ``####``), else an ``A:`` line (GSM8K model solutions)."""
+    return extract_answer(text) or after_marker(text, _A_LINE) or None
+
+
+def parse_prediction(mv: Any, pred: str, timeout: int | None) -> list[Any]:
+    """math-verify's reading of a prediction: its stated answer when it has one (as LaTeX, then as
+    written), else whatever math-verify extracts from the whole text."""
+    said = stated_answer(pred)
+    if said:
+        for candidate in (_wrap(said), said):
+            got = _parse(mv, candidate, timeout)
+            if got:
+                return got
+    got = _parse(mv, pred, timeout)
+    if not got and "\n" not in pred.strip():  # a bare LaTeX answer such as \dfrac{1}{2}
+        got = _parse(mv, _wrap(pred), timeout)
+    return got
+
+
+def check(gold: object, pred: object, timeout: int | None = CHECK_TIMEOUT_S) -> bool | None:
+    """Whether the solution or answer ``pred`` reaches the reference answer ``gold``.
+
+    ``gold`` is a reference answer (``"18"``, ``"\\frac{1}{2}"``, a GSM8K ``#### 18`` solution...);
+    ``pred`` a whole solution or just its answer. Returns ``True`` / ``False``; ``None`` when it
+    cannot be decided: ``gold`` is missing or math-verify cannot read it, or a parse or comparison
+    hit the time limit (``timeout`` seconds each; ``None`` = no limit, for threads other than the
+    main one, where the caller bounds the call). A ``pred`` with no readable answer is ``False``.
+    """
+    if gold is None or pred is None or (isinstance(gold, float) and math.isnan(gold)):
+        return None
+    if timeout is not None and threading.current_thread() is not threading.main_thread():
+        raise PrmViewerError("answer checking with a time limit must run in a main thread (a worker process "
+                             "or the CLI); pass timeout=None and bound the call yourself")
+    mv = _math_verify()
+    g, p = str(gold), str(pred)
+    if not g.strip():
+        return None
+    try:
+        gold_parsed = parse_prediction(mv, g, timeout) if stated_answer(g) else _parse(mv, _wrap(g), timeout)
+        gold_parsed = gold_parsed or _parse(mv, g, timeout)
+        if not gold_parsed:
+            return None
+        pred_parsed = parse_prediction(mv, p, timeout) if p.strip() else []
+    except _Undecided:
+        return None
+    if not pred_parsed:
+        return False
+    timed_out = False
+    for gi in gold_parsed:
+        for pi in pred_parsed:
+            try:
+                if mv.verify(gi, pi, timeout_seconds=timeout, raise_on_error=True):
+                    return True
+            except mv.errors.TimeoutException:
+                timed_out = True
+            except Exception:  # a comparison math-verify cannot make: not equal
+                continue
+    return None if timed_out else False

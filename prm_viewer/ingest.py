@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,15 @@ import duckdb
 import pyarrow as pa
 
 from prm_viewer.errors import ImportFailed, PrmViewerError
-from prm_viewer.formats import detect_format, get_format
+from prm_viewer import settings
+from prm_viewer.formats import detect_format, get_format, hub, read_sample
+from prm_viewer.formats import fast_json
 from prm_viewer.formats.base import Format, fail, validate
+from prm_viewer.formats.processbench import split_from_name
 from prm_viewer.jobfolder import as_step_results
-from prm_viewer.model import ImportReport, Skip, TraceRecord
+from prm_viewer.model import MAX_LISTED, ImportReport, Skip, TraceRecord
 from prm_viewer.store import Store, dataset_key, file_sha256, problem_key
+from prm_viewer.store.fast_json import FastImport
 
 BATCH_STEPS = 100_000
 
@@ -119,10 +124,14 @@ def import_file(
     tags: dict[str, str] | None = None,
     synthetic: bool = False,
     progress: Callable[[int], None] | None = None,
+    fast: bool = True,
 ) -> ImportReport:
-    """Import one file; raises a :class:`PrmViewerError` (store unchanged) on bad input."""
-    path = Path(path)
+    """Import one file; raises a :class:`PrmViewerError` (store unchanged) on bad input.
+
+    ``fast``: let the SQL fast path take a ProcessBench JSON/JSONL file that it finds valid (the
+    stored rows are the same; ``False`` forces the Python reader, for comparisons)."""
     options = dict(options or {})
+    path = hub.resolve(path, settings.upload_dir(store.path) / "hub")
     if not path.exists():
         raise ImportFailed(str(path), None, None, "no such file")
     if path.is_dir():
@@ -131,7 +140,9 @@ def import_file(
         raise ImportFailed(str(path), None, None, "the file is empty")
     # A Format object (not a registry name) lets internal readers such as the demo's use the
     # same import path without joining the registry that upload detection tries.
-    format_ = fmt if isinstance(fmt, Format) else get_format(fmt) if fmt else detect_format(path)
+    records_path = str(options["records"]) if options.get("records") else None
+    format_ = (fmt if isinstance(fmt, Format) else get_format(fmt) if fmt
+               else detect_format(path, read_sample(path, records_path=records_path)))
     started = time.perf_counter()
     fhash = file_sha256(path)
     did = dataset_key(fhash, format_.name, options)
@@ -141,8 +152,22 @@ def import_file(
                             traces=existing["n_traces"], steps=existing["n_steps"],
                             labelled_traces=existing["n_labelled"], already_present=True)
     report = ImportReport(dataset_id=did, name="", format=format_.name, path=str(path))
+    skip_bad = _on_error(path, options)
+    with _fast_stage(store, format_, path, options, enabled=fast) as staged:
+        if staged is not None:  # DuckDB parsed and SQL validated the whole file: write it in SQL
+            with store.transaction():
+                report.name = store.unique_dataset_name(name or path.stem)
+                store.insert_dataset({
+                    "dataset_id": did, "name": report.name, "format": format_.name, "source_path": str(path),
+                    "file_hash": fhash, "options": options, "tags": tags or {}, "synthetic": synthetic,
+                })
+                staged.write(did, options.get("split") or split_from_name(path), BATCH_STEPS, progress)
+                report.traces, report.steps, report.labelled_traces = store.finish_dataset(did)
+                store.save_import_report(did, report.to_json())
+            report.seconds = time.perf_counter() - started
+            return report
     seen: dict[str, int] = {}
-    unit = format_.record_unit(path)
+    unit = format_.record_unit(path, options)
     names = format_.source_fields(options)
     id_field = names.get("id", "id")
     with store.transaction() as cur:  # every write below joins it: all of the file or none of it
@@ -158,13 +183,24 @@ def import_file(
         try:
             for item in format_.read(path, options):
                 if isinstance(item, Skip):
+                    if item.invalid and not skip_bad:
+                        raise fail(path, item.line, item.field, item.reason, item.unit)
                     report.skipped.append(item)
                     continue
-                validate(path, item, unit, names)
-                first = seen.get(item.source_id)
-                if first is not None:
-                    raise fail(path, item.line, id_field, f"duplicate id '{item.source_id}' (first on {unit} {first})", unit)
+                try:
+                    validate(path, item, unit, names)
+                    first = seen.get(item.source_id)
+                    if first is not None:
+                        raise fail(path, item.line, id_field, f"duplicate id '{item.source_id}' (first on {unit} {first})",
+                                   unit)
+                except ImportFailed as exc:
+                    if not skip_bad:
+                        raise
+                    report.skipped.append(Skip(item.line, exc.message, exc.field, invalid=True, unit=exc.unit))
+                    continue
                 seen[item.source_id] = item.line
+                if item.notes:
+                    _note(report, item, unit)
                 batch.add(ordinal, item)
                 ordinal += 1
                 if item.step_scores:
@@ -185,8 +221,60 @@ def import_file(
             writer.close()  # the in-flight batch finishes before the transaction commits or rolls back
         report.traces, report.steps, report.labelled_traces = store.finish_dataset(did)
         report.scorers = sorted(scorer_names)
+        store.save_import_report(did, report.to_json())
     report.seconds = time.perf_counter() - started
     return report
+
+
+@contextmanager
+def _fast_stage(store: Store, format_: Format, path: Path, options: dict[str, Any],
+                enabled: bool = True) -> Iterator[FastImport | None]:
+    """The file staged by the SQL fast path when it may take it and finds nothing wrong (see
+    :mod:`prm_viewer.store.fast_json`), else ``None``: the Python reader imports it and reports
+    the first problem in today's words."""
+    kind = fast_json.eligible(format_.name, path, options) if enabled else None
+    scan = fast_json.scan(path, kind) if kind else None
+    if scan is None:
+        yield None
+        return
+    with FastImport(store, path, scan.kind, scan.record_lines) as fast:
+        ok = fast.check(scan.key_tokens, scan.n_lines if scan.kind == "jsonl" else None)
+        yield fast if ok else None
+
+
+def fast_path_applies(store: Store, path: str | Path, fmt: str = "processbench",
+                      options: dict[str, Any] | None = None) -> bool:
+    """Whether :func:`import_file` would take this file through the SQL fast path (nothing is
+    written)."""
+    with _fast_stage(store, get_format(fmt), Path(path), dict(options or {})) as staged:
+        return staged is not None
+
+
+def preview(path: str | Path, fmt: str | Format, options: dict[str, Any], n: int = 3) -> list[TraceRecord | Skip]:
+    """The first ``n`` traces as the import would read them (nothing is written); invalid records
+    among them come back as invalid :class:`Skip` items."""
+    format_ = fmt if isinstance(fmt, Format) else get_format(fmt)
+    out: list[TraceRecord | Skip] = []
+    for item in format_.read(Path(path), dict(options)):
+        out.append(item)
+        if sum(1 for x in out if isinstance(x, TraceRecord)) >= n or len(out) >= 10 * n:
+            break
+    return out
+
+
+def _on_error(path: Path, options: dict[str, Any]) -> bool:
+    """True when ``on_error=skip``: invalid records are skipped and listed, not fatal."""
+    mode = str(options.get("on_error", "fail")).strip().lower()
+    if mode not in {"skip", "fail"}:
+        raise ImportFailed(str(path), None, "on_error", f"expected skip or fail, got '{mode}'")
+    return mode == "skip"
+
+
+def _note(report: ImportReport, item: TraceRecord, unit: str) -> None:
+    for note in item.notes or ():
+        report.notes[note.reason] = report.notes.get(note.reason, 0) + note.count
+        if len(report.warnings) < MAX_LISTED:
+            report.warnings.append(Skip(item.line, note.reason, note.field, unit=unit))
 
 
 class _BackgroundWriter:

@@ -47,7 +47,9 @@ from prm_viewer.errors import NotFound, PrmViewerError
 from prm_viewer.jobfolder import JobSpec, ScorePayload
 from prm_viewer.store import Store
 
-STATUSES = ("queued", "running", "done", "failed", "cancelled")
+STATUSES = ("queued", "running", "interrupted", "done", "failed", "cancelled")
+# "interrupted": the worker died without a status while no owner watched it (both killed);
+# resume() (and the app at start) runs it again, retry() too.
 FINISHED = jf.FINAL_STATES
 
 
@@ -104,7 +106,7 @@ class JobRunner:
         with self._lock:
             existing = self.store.get_job(job_id)
             if existing is not None:
-                if existing["status"] in ("failed", "cancelled"):
+                if existing["status"] in ("failed", "cancelled", "interrupted"):
                     self.retry(job_id)
                 return job_id
             job_dir = self.root / job_id
@@ -155,17 +157,19 @@ class JobRunner:
         """Re-queue a failed or cancelled job; it resumes after the traces already scored."""
         with self._lock:
             job = self._job(job_id)
-            if job["status"] not in ("failed", "cancelled"):
-                raise PrmViewerError(f"job {job_id} is {job['status']}; only failed or cancelled jobs can be retried")
+            if job["status"] not in ("failed", "cancelled", "interrupted"):
+                raise PrmViewerError(f"job {job_id} is {job['status']}; only failed, cancelled or interrupted jobs "
+                                     "can be retried")
             jf.clear_cancel(Path(job["job_dir"]))
             self.store.update_job(job_id, status="queued", error=None, finished_at=None, pid=None)
 
     def resume(self) -> list[str]:
-        """At start-up: adopt live workers of ``running`` jobs, re-queue the rest; returns the ids."""
+        """At start-up: adopt live workers of ``running`` jobs, re-queue the rest and the
+        ``interrupted`` ones; returns the ids."""
         out: list[str] = []
         with self._lock:
-            for job in self.store.jobs_with_status(["running"]):
-                if not _pid_alive(job["pid"], job["job_dir"]):
+            for job in self.store.jobs_with_status(["running", "interrupted"]):
+                if job["status"] == "interrupted" or not _pid_alive(job["pid"], job["job_dir"]):
                     self._ingest(job)
                     self.store.update_job(job["job_id"], status="queued", pid=None)
                 out.append(job["job_id"])
@@ -180,7 +184,7 @@ class JobRunner:
             job = self._job(job_id)
             if on_progress:
                 on_progress(job)
-            if job["status"] in FINISHED:
+            if job["status"] in FINISHED or job["status"] == "interrupted":
                 return job
             time.sleep(interval)
 
@@ -250,6 +254,9 @@ class JobRunner:
     def _ingest(self, job: dict[str, Any], **fields: Any) -> None:
         """Add the scores of shards not ingested yet by this runner (idempotent anyway) and set
         ``fields`` in the same transaction."""
+        if job.get("kind") == "generate":  # job-kind dispatch: generation jobs write a dataset when done
+            self._ingest_generation(job, **fields)
+            return
         job_dir = Path(job["job_dir"])
         seen = self._ingested.setdefault(job["job_id"], set())
         for name, table in jf.iter_shards(job_dir, skip=seen):
@@ -285,11 +292,34 @@ class JobRunner:
             sig = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
             hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if -code == signal.SIGKILL else ""
             state, error = "failed", f"the worker was killed by {sig}{hint}; scores written so far are kept, retry resumes"
+        elif code is None:  # adopted (no exit code): its worker died with the previous owner
+            state, error = "interrupted", "the worker stopped without a status (killed with its owner?); resume runs it again"
         else:
             state, error = "failed", f"the worker exited (code {code}) without a status; see {jf.log_path(job['job_dir'])}"
         done = state == "done"
         self._ingest(job, status=state, error=error, finished_at=True, pid=None,
                      **({"traces_done": job["traces_total"], "eta_s": 0.0} if done else {}))
+
+    def _ingest_generation(self, job: dict[str, Any], **fields: Any) -> None:
+        """A ``generate`` job: copy progress into the row; when it is done, write its dataset and
+        the final fields in one transaction (a failure to write fails the job with the reason)."""
+        from prm_viewer.generation.dataset import write_job_dataset
+
+        prog = jf.read_progress(Path(job["job_dir"]))
+        update: dict[str, Any] = {}
+        if prog is not None:
+            update = {k: v for k, v in (("traces_done", prog.traces_done), ("tokens_per_s", prog.tokens_per_s),
+                                        ("eta_s", prog.eta_s), ("device", prog.device),
+                                        ("dtype", prog.dtype)) if v is not None}
+        update.update(fields)
+        if update.get("status") != "done":
+            if update:
+                self.store.update_job(job["job_id"], **update)
+            return
+        try:
+            write_job_dataset(self.store, job, **update)
+        except PrmViewerError as exc:
+            self.store.update_job(job["job_id"], **{**update, "status": "failed", "error": f"writing the dataset: {exc}"})
 
 
 def _terminate(pid: int) -> None:

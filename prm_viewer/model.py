@@ -51,14 +51,37 @@ class TraceRecord:
     """Free extra fields kept as JSON."""
     step_scores: dict[str, list[float | None]] | None = field(default=None)
     """Per-step scores computed elsewhere, by scorer name (imported as named scorers)."""
+    notes: list[Note] | None = None
+    """What the import report should say about this record (a NaN score, an error step past the
+    end, a first error that no longer lines up after a split); the record is imported."""
+
+
+@dataclass(slots=True)
+class Note:
+    """A counted remark about one record: ``count`` occurrences of ``reason`` in ``field``."""
+
+    reason: str
+    field: str | None = None
+    count: int = 1
 
 
 @dataclass(slots=True)
 class Skip:
-    """A source record deliberately not imported (e.g. a PRM800K 'bad_problem'), with why."""
+    """A source record not imported, with why: deliberately (e.g. a PRM800K 'bad_problem') or,
+    with ``invalid``, because it failed validation (an error unless the import skips bad rows)."""
 
     line: int
     reason: str
+    field: str | None = None
+    """The field that failed (invalid records)."""
+    invalid: bool = False
+    """True for a record that failed validation: the import fails on it unless ``on_error=skip``."""
+    unit: str = "line"
+    """What ``line`` counts: 'line', 'row' or 'record'."""
+
+    def where(self) -> str:
+        """``"row 7, field 'label'"``: the place, in the words of a message."""
+        return f"{self.unit} {self.line}" + (f", field '{self.field}'" if self.field else "")
 
 
 @dataclass
@@ -74,6 +97,11 @@ class ImportReport:
     labelled_traces: int = 0
     """Traces with a known gold first error or step labels."""
     skipped: list[Skip] = field(default_factory=list)
+    """Records not imported: deliberate skips and (with ``on_error=skip``) invalid records."""
+    notes: dict[str, int] = field(default_factory=dict)
+    """Counted remarks over all records (reason -> count), e.g. NaN scores stored as not scored."""
+    warnings: list[Skip] = field(default_factory=list)
+    """The first records each note was made on (line/row, field, reason), for the report."""
     scorers: list[str] = field(default_factory=list)
     """Names of scorers whose precomputed scores came with the file."""
     already_present: bool = False
@@ -90,9 +118,31 @@ class ImportReport:
         )
         if self.scorers:
             text += f", scores from {', '.join(self.scorers)}"
-        if self.skipped:
+        invalid = [s for s in self.skipped if s.invalid]
+        if invalid:
+            text += f"; skipped {len(invalid)} invalid records"
+        deliberate = [s for s in self.skipped if not s.invalid]
+        if deliberate:
             reasons: dict[str, int] = {}
-            for s in self.skipped:
+            for s in deliberate:
                 reasons[s.reason] = reasons.get(s.reason, 0) + 1
             text += "; skipped " + ", ".join(f"{n} ({r})" for r, n in reasons.items())
+        if self.notes:
+            text += "; notes: " + ", ".join(f"{n} {r}" for r, n in self.notes.items())
         return text + f" in {self.seconds:.2f} s"
+
+    def to_json(self) -> dict[str, Any]:
+        """What is stored with the dataset (the import report table)."""
+        return {
+            "traces": self.traces, "steps": self.steps, "labelled_traces": self.labelled_traces,
+            "skipped": [{"line": s.line, "unit": s.unit, "field": s.field, "reason": s.reason, "invalid": s.invalid}
+                        for s in self.skipped[:MAX_LISTED]],
+            "n_skipped": len(self.skipped), "n_invalid": sum(1 for s in self.skipped if s.invalid),
+            "notes": self.notes,
+            "warnings": [{"line": s.line, "unit": s.unit, "field": s.field, "reason": s.reason}
+                         for s in self.warnings[:MAX_LISTED]],
+        }
+
+
+MAX_LISTED = 1000
+"""Skipped records and warnings listed one by one in a stored report (all are counted)."""

@@ -42,6 +42,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("vllm_endpoints", "", "Comma-separated vLLM server URLs that override a vllm-server scorer's own (re-point it)."),
     Setting("vllm_api_key", "", "Bearer token sent to vLLM servers (never stored in the scorer)."),
     Setting("recipe_modules", "", "Comma-separated dotted modules that register plug-in scoring recipes."),
+    Setting("trace_page_steps", 25, "Steps per page on the Trace page (a longer trace is paged)."),
+    Setting("allow_anonymous", False, "Serve on a non-loopback address without an [auth] login (anyone on the network may use the app)."),
+    Setting("admins", "", "Comma-separated e-mails that may register checkpoints and enable trust_remote_code in the app when login is configured."),
+    Setting("checkpoint_roots", "", "Comma-separated folders the app accepts checkpoints from (and their subfolders); empty = any path."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -83,3 +87,8 @@ def upload_dir(db: Path | None = None) -> Path:
     """Where uploads are written: the setting, else ``uploads/`` beside the store."""
     value = get("upload_dir")
     return Path(value) if value else Path(db or db_path()).parent / "uploads"
+
+
+def list_setting(name: str) -> list[str]:
+    """A comma-separated setting as a list of its non-empty, stripped items."""
+    return [item.strip() for item in str(get(name)).split(",") if item.strip()]

@@ -77,3 +77,85 @@ def test_equivalent() -> None:
     assert equivalent("A", "a") is False  # case matters (option letters, word lists)
     assert equivalent("5", "6") is False
     assert equivalent(None, "5") is None and equivalent("5", None) is None
+
+
+# ---------------------------------------------------------------------------- math-verify check()
+
+import json  # noqa: E402
+import threading  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from prm_viewer.answers import check  # noqa: E402
+from prm_viewer.errors import PrmViewerError  # noqa: E402
+
+GSM8K_SOLUTIONS = Path(__file__).resolve().parents[2] / "shared" / "data" / "grade-school-math" / "example_model_solutions.jsonl"
+
+# (gold, prediction, expected): each decided by hand
+TRICKY = [
+    ("\\frac{1}{2}", "so the answer is \\boxed{\\dfrac{1}{2}}", True),
+    ("\\frac12", "\\dfrac{1}{2}", True),  # a bare LaTeX answer
+    ("0.5", "The answer is $\\frac{1}{2}$.", True),
+    ("2\\sqrt{2}", "\\boxed{\\sqrt{8}}", True),  # symbolic equality
+    ("\\boxed{\\frac{\\sqrt{3}}{2}}", "\\boxed{\\frac{\\sqrt{3}}{2}}", True),  # nested braces
+    ("1000", "She earns \\$1,000 in total.\n#### 1,000", True),  # thousands separator after ####
+    ("18", "Janet makes 9 * 2 = $18 a day.\nA: 18", True),  # GSM8K model-solution "A:" line
+    ("50", "The answer is 50%", True),  # percent of a number answer
+    ("(1,2)", "The answer is (1, 2).", True),  # an open interval / tuple
+    ("[0,1)", "\\boxed{[0, 1)}", True),
+    ("(0,1]", "\\boxed{[0, 1)}", False),  # other endpoints closed
+    ("x^2+2x+1", "\\boxed{(x+1)^2}", True),
+    ("\\{1,2\\}", "\\boxed{\\{2,1\\}}", True),  # sets are unordered
+    ("3", "\\boxed{4}", False),
+    ("\\frac{1}{3}", "\\boxed{0.33}", False),  # not within rounding
+    ("18", "She sells 9 eggs. The answer is 19.", False),
+    ("5", "I could not finish the problem", False),  # no answer stated: wrong, not undecided
+    ("7", "#### 7.0", True),
+    ("-3", "\\boxed{-3}", True),
+    ("-3", "\\boxed{3}", False),
+]
+
+
+@pytest.mark.parametrize(("gold", "pred", "want"), TRICKY)
+def test_check_tricky_pairs(gold: str, pred: str, want: bool) -> None:
+    assert check(gold, pred) is want
+
+
+def test_check_undecided() -> None:
+    assert check(None, "\\boxed{1}") is None  # no reference answer
+    assert check("", "\\boxed{1}") is None
+    assert check(math.nan, "\\boxed{1}") is None
+
+
+def test_check_refuses_a_time_limit_off_the_main_thread() -> None:
+    got: list[object] = []
+
+    def run() -> None:
+        try:
+            check("1", "\\boxed{1}")
+        except PrmViewerError as exc:
+            got.append(str(exc))
+        got.append(check("1", "\\boxed{1}", timeout=None))  # allowed: the caller bounds it
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    assert "main thread" in str(got[0]) and got[1] is True
+
+
+@pytest.mark.skipif(not GSM8K_SOLUTIONS.is_file(), reason="../shared/data/grade-school-math is absent")
+def test_check_reproduces_gsm8k_is_correct_flags() -> None:
+    """The file's own ``is_correct`` per model variant is the independent judgement."""
+    rows = [json.loads(line) for line in GSM8K_SOLUTIONS.read_text().splitlines() if line.strip()]
+    agree = total = 0
+    disagreements = []
+    for r in rows:
+        gold = after_marker(r["ground_truth"], ("A:",))
+        for variant in ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification"):
+            sol = r[variant]
+            total += 1
+            if check(gold, sol["solution"]) is sol["is_correct"]:
+                agree += 1
+            else:
+                disagreements.append((r["question"][:60], variant))
+    assert total == 4 * 1319
+    assert agree / total >= 0.995, disagreements[:20]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -113,3 +117,50 @@ def test_sample_reading_tolerates_a_bad_tail() -> None:
     sample = read_sample(TEST_DATA / "processbench" / "bad_truncated.jsonl")
     assert len(sample.records) == 2 and sample.error is not None
     assert detect_format(TEST_DATA / "processbench" / "bad_truncated.jsonl").name == "processbench"
+
+
+# ------------------------------------------------------------------ concurrent uploads (issue 12, item 2)
+
+
+class _SlowUpload(io.BytesIO):
+    """An upload whose chunks arrive slowly, so two uploads interleave their writes."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        time.sleep(0.01)
+        return super().read(min(size or 4096, 4096) if size and size > 0 else 4096)
+
+
+def test_concurrent_uploads_with_the_same_name(tmp_path: Path) -> None:
+    from prm_viewer.ui.upload import save_upload
+
+    a = b"".join(json.dumps({"problem": f"a{i}", "steps": ["x"], "label": -1}).encode() + b"\n" for i in range(400))
+    b = b"".join(json.dumps({"problem": f"b{i}", "steps": ["y"], "label": -1}).encode() + b"\n" for i in range(300))
+    results: dict[str, Path] = {}
+    errors: list[BaseException] = []
+
+    def upload(key: str, data: bytes) -> None:
+        try:
+            results[key] = save_upload(_SlowUpload(data), "runs.jsonl", tmp_path)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upload, args=(k, d)) for k, d in (("a", a), ("b", b))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert results["a"].read_bytes() == a and results["b"].read_bytes() == b
+    for key, data in (("a", a), ("b", b)):
+        assert results[key].name == hashlib.sha256(data).hexdigest()[:12] + "-runs.jsonl"
+    assert not list(tmp_path.glob(".partial-*"))
+
+
+def test_a_kept_file_whose_content_does_not_match_is_replaced(tmp_path: Path) -> None:
+    from prm_viewer.ui.upload import save_upload
+
+    data = b'{"problem": "p", "steps": ["s"], "label": -1}\n'
+    corrupt = tmp_path / (hashlib.sha256(data).hexdigest()[:12] + "-runs.jsonl")
+    corrupt.write_bytes(b"half of another upload")
+    kept = save_upload(io.BytesIO(data), "runs.jsonl", tmp_path)
+    assert kept == corrupt and kept.read_bytes() == data

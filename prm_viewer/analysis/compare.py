@@ -11,14 +11,15 @@ its samples (the bootstrap resamples problems), and McNemar uses each problem's 
 
 from __future__ import annotations
 
-import difflib
-import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
-from prm_viewer.analysis.stats import Interval, McNemar, mcnemar_exact, paired_bootstrap, two_sample
+from prm_viewer.analysis.stats import (
+    Interval, McNemar, mcnemar_exact, paired_bootstrap, paired_effects, paired_odds_ratio, proportion_diff,
+    two_sample,
+)
 from prm_viewer.errors import PrmViewerError
 
 PAIR_KEYS = {"problem": "problem_id", "source_id": "source_problem_id"}
@@ -27,11 +28,12 @@ PAIR_KEYS = {"problem": "problem_id", "source_id": "source_problem_id"}
 
 def per_problem(frame: pd.DataFrame, key: str = "problem_id") -> pd.DataFrame:
     """One row per problem: n_traces, acc (mean correctness over samples with a known answer),
-    first_trace / first_correct (the lowest-ordinal sample), mean_min (mean trace-minimum score),
+    first_trace / first_correct / first_source (the lowest-ordinal sample and its source id),
+    problem_ref (a problem_id, for the problem's text), mean_min (mean trace-minimum score),
     split, category."""
     # Only the columns used below: sorting and grouping copy every column they carry.
     cols = [c for c in dict.fromkeys([key, "dataset_id", "ordinal", "trace_id", "final_answer_correct", "split",
-                                      "category", "min_all"]) if c in frame]
+                                      "category", "min_all", "source_id", "problem_id"]) if c in frame]
     f = frame.loc[frame[key].notna(), cols].sort_values(["dataset_id", "ordinal"])
     correct = f["final_answer_correct"].astype("float")
     d = f.assign(_c=correct)
@@ -44,6 +46,10 @@ def per_problem(frame: pd.DataFrame, key: str = "problem_id") -> pd.DataFrame:
         "split": g["split"].first(),
         "category": g["category"].first(),
     })
+    if "source_id" in f:
+        out["first_source"] = g["source_id"].first()
+    if "problem_id" in f:
+        out["problem_ref"] = g["problem_id"].first()
     first_rows = d.drop_duplicates(key)
     out["first_correct"] = first_rows.set_index(key)["_c"].reindex(out.index)
     if "min_all" in f:
@@ -165,13 +171,18 @@ def _errors_at(frame: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
     return err[keep], frame["n_steps"].to_numpy(dtype=float, na_value=np.nan)[keep]
 
 
-def breakdown(pairs: pd.DataFrame, by: str = "split") -> pd.DataFrame:
-    """Accuracy of A and B per group (split or category; in-domain vs out-of-domain)."""
+def breakdown(pairs: pd.DataFrame, by: str = "split", n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Accuracy of A and B per group (split or category; in-domain vs out-of-domain), with the
+    paired bootstrap 95% interval of B - A within each group (diff_low, diff_high)."""
     p = pairs[pairs["acc_a"].notna() & pairs["acc_b"].notna()]
     group = p[f"{by}_a"].combine_first(p[f"{by}_b"]).astype("string").fillna("(none)")
     g = p.assign(group=group).groupby("group")
     out = pd.DataFrame({"n_problems": g.size(), "acc_a": g["acc_a"].mean(), "acc_b": g["acc_b"].mean()})
     out["diff"] = out["acc_b"] - out["acc_a"]
+    cis = {name: paired_bootstrap(d["acc_a"].to_numpy(), d["acc_b"].to_numpy(), n_resamples, seed=seed)[2]
+           for name, d in g}  # one per group: a handful
+    out["diff_low"] = [cis[k].low for k in out.index]
+    out["diff_high"] = [cis[k].high for k in out.index]
     return out.reset_index()
 
 
@@ -181,29 +192,172 @@ def differ_most(pairs: pd.DataFrame, top: int = 20) -> pd.DataFrame:
     p["acc_gap"] = (p["acc_b"] - p["acc_a"]).abs()
     p["score_gap"] = (p["mean_min_b"] - p["mean_min_a"]).abs() if "mean_min_a" in p else np.nan
     p = p.sort_values(["acc_gap", "score_gap"], ascending=False, na_position="last")
-    cols = ["first_trace_a", "first_trace_b", "acc_a", "acc_b", "acc_gap", "score_gap"]
+    cols = [c for c in ("problem_ref_a", "first_source_a", "first_source_b") if c in p]
+    cols += ["first_trace_a", "first_trace_b", "acc_a", "acc_b", "acc_gap", "score_gap"]
     cols += [c for c in ("mean_min_a", "mean_min_b") if c in p]
     return p[cols].head(top).reset_index()
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().lower()
+# --------------------------------------------------------------------------- headline
 
 
-def align_steps(a: list[str], b: list[str]) -> list[tuple[int | None, int | None]]:
-    """Row pairs (index in A, index in B) that put identical steps (after whitespace and case
-    normalisation) on the same row; differing stretches are paired in order, the longer side
-    padded with None."""
-    sm = difflib.SequenceMatcher(a=[_norm(s) for s in a], b=[_norm(s) for s in b], autojunk=False)
-    rows: list[tuple[int | None, int | None]] = []
-    for op, i1, i2, j1, j2 in sm.get_opcodes():
-        if op == "equal":
-            rows += list(zip(range(i1, i2), range(j1, j2)))
+@dataclass(frozen=True)
+class Effect:
+    """One headline measure, oriented *treated minus control*."""
+
+    measure: str
+    treated: float | None
+    control: float | None
+    diff: Interval
+    """treated - control with its 95% interval."""
+    higher_is_better: bool
+    verdict: str
+    """'better', 'worse' (the interval excludes 0 that way) or 'no clear difference'; 'n/a'."""
+    method: str
+    """How the interval was computed (for the reader)."""
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The answer to "did process rewards help?" (or, without tags, "does B beat A?")."""
+
+    question: str
+    answer: str
+    """One sentence: the verdict on accuracy and on the process."""
+    treated: str
+    """'A' or 'B': the run the effects are measured for."""
+    control: str
+    basis: str
+    """Why that run is the treated one (the tags, or the default B-vs-A reading)."""
+    n_problems: int
+    accuracy: Effect
+    cohens_h: Interval
+    """Cohen's h of treated vs control accuracy (bootstrap interval over the same resamples)."""
+    odds_ratio: Interval
+    """McNemar's conditional odds ratio, treated over control (first sample per problem), exact interval."""
+    mcnemar_p: float | None
+    process: Effect | None
+    """'Right answer, flawed process' rate (gold labels when there are any, else predicted errors)."""
+    trace_min: Effect | None
+    """Mean lowest step score per problem (with a scorer)."""
+
+
+def _verdict(diff: Interval, higher_is_better: bool) -> str:
+    if diff.low is None or diff.high is None:
+        return "n/a"
+    if diff.low > 0 or diff.high < 0:
+        return "better" if (diff.low > 0) == higher_is_better else "worse"
+    return "no clear difference"
+
+
+def orient(iv: Interval, treated: str) -> Interval:
+    """A B - A interval as treated - control: unchanged for treated 'B', negated (bounds
+    swapped) for 'A'. Percentile intervals of a difference negate exactly, so every number on
+    a page reads the same whichever way round it is printed."""
+    if treated == "B":
+        return iv
+    return Interval(*[None if v is None else 0.0 - v for v in (iv.estimate, iv.high, iv.low)])  # no -0.0
+
+
+def headline(
+    pairs: pd.DataFrame, rates: dict[str, list[Rates]], treated: str = "B", basis: str = "",
+    question: str | None = None, n_resamples: int = 2000, seed: int = 0,
+) -> Headline:
+    """The headline effects of run ``treated`` ('A' or 'B') over the other, on shared problems.
+
+    Accuracy: paired bootstrap over problems (difference, Cohen's h), exact McNemar test and
+    conditional odds ratio on each problem's first sample. Process: difference of "right
+    answer, flawed process" rates among traces with a right answer (Newcombe's interval; gold
+    first errors when known, else the scorer's predictions). Trace minimum: paired bootstrap of
+    the per-problem mean lowest step score."""
+    if treated not in ("A", "B"):
+        raise PrmViewerError(f"treated run must be 'A' or 'B', not '{treated}'")
+    t, c = ("a", "b") if treated == "A" else ("b", "a")
+    both = pairs[pairs["acc_a"].notna() & pairs["acc_b"].notna()]
+    # Resampled in the report's own A, B order (the same resamples as ``accuracy``), then oriented.
+    eff = paired_effects(both["acc_a"].to_numpy(), both["acc_b"].to_numpy(), n_resamples, seed=seed)
+    diff, h = orient(eff.diff, treated), orient(eff.cohens_h, treated)
+    first = pairs[pairs["first_correct_a"].notna() & pairs["first_correct_b"].notna()]
+    mc = mcnemar_exact(first[f"first_correct_{c}"].to_numpy() > 0.5, first[f"first_correct_{t}"].to_numpy() > 0.5)
+    acc = Effect("final-answer accuracy", _mean(both[f"acc_{t}"]), _mean(both[f"acc_{c}"]), diff, True,
+                 _verdict(diff, True), "paired bootstrap over problems")
+    process = None
+    for src in ("gold", "predicted"):
+        pair_rates = rates.get(src)
+        if not pair_rates:
             continue
-        la, lb = i2 - i1, j2 - j1
-        for k in range(max(la, lb)):
-            rows.append((i1 + k if k < la else None, j1 + k if k < lb else None))
-    return rows
+        ra, rb = pair_rates
+        rt, rc = (ra, rb) if treated == "A" else (rb, ra)
+        if rt.n_right and rc.n_right:
+            d = proportion_diff(rc.n_right_flawed, rc.n_right, rt.n_right_flawed, rt.n_right)
+            process = Effect(f"right answer, flawed process ({src} errors)", rt.right_flawed, rc.right_flawed, d, False,
+                             _verdict(d, False), "Newcombe interval, traces with a right answer")
+            break
+    tmin = None
+    if "mean_min_a" in pairs:
+        m = pairs[pairs["mean_min_a"].notna() & pairs["mean_min_b"].notna()]
+        if len(m):
+            d = orient(paired_bootstrap(m["mean_min_a"].to_numpy(), m["mean_min_b"].to_numpy(), n_resamples, seed=seed)[2],
+                       treated)
+            tmin = Effect("lowest step score per trace", _mean(m[f"mean_min_{t}"]), _mean(m[f"mean_min_{c}"]), d, True,
+                          _verdict(d, True), "paired bootstrap over problems")
+    q = question or ("Did process rewards help?" if basis.startswith("tags") else f"Does {treated} do better than {c.upper()}?")
+    return Headline(q, _answer(acc, process), treated, c.upper(), basis, len(both), acc, h,
+                    paired_odds_ratio(mc.a_only, mc.b_only), mc.p_value, process, tmin)
+
+
+def _mean(x: pd.Series) -> float | None:
+    return float(x.mean()) if len(x) else None
+
+
+def _answer(acc: Effect, process: Effect | None) -> str:
+    pv = process.verdict if process is not None else "n/a"
+    p = {"better": "a cleaner process", "worse": "a more flawed process"}.get(pv)
+    if acc.verdict == "better":
+        return "Yes: final-answer accuracy is higher" + (f", with {p}." if p else ".")
+    if acc.verdict == "worse":
+        return "No: final-answer accuracy is lower" + (f", with {p}." if p else ".")
+    if acc.verdict == "n/a":
+        return "Cannot tell: no shared problem with a known final answer."
+    if pv == "better":
+        return "Partly: no clear difference in final-answer accuracy, but a cleaner process (fewer right answers reached through a wrong step)."
+    if pv == "worse":
+        return "No: no clear difference in final-answer accuracy, and a more flawed process."
+    return "No clear effect: the intervals of both accuracy and process quality include zero."
+
+
+def describe(e: Effect, points: bool = True) -> str:
+    """``64.6% vs 59.8%: +4.8 points [-4.8, +14.3]`` (rates as percent, differences in points)."""
+    def v(x: float | None) -> str:
+        return "n/a" if x is None else (f"{x:.1%}" if points else f"{x:.3f}")
+
+    def d(x: float | None) -> str:
+        return "n/a" if x is None else (f"{100 * x:+.1f}" if points else f"{x:+.3f}")
+
+    unit = " points" if points else ""
+    return f"{v(e.treated)} vs {v(e.control)}: {d(e.diff.estimate)}{unit} [{d(e.diff.low)}, {d(e.diff.high)}]"
+
+
+
+def forest_rows(head: Headline, breakdowns: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The headline effects and the per-group accuracy differences as one table oriented
+    treated minus control (``breakdown`` gives B - A; it is flipped when A is treated): measure,
+    group, estimate, low, high, verdict. Rows without an interval are left out."""
+    rows = [{"measure": head.accuracy.measure, "group": "all shared problems", **asdict(head.accuracy.diff),
+             "verdict": head.accuracy.verdict}]
+    for by, df in breakdowns.items():
+        if df.empty or (len(df) == 1 and df["group"].iloc[0] == "(none)"):
+            continue
+        for r in df.itertuples():
+            iv = Interval(r.diff, r.diff_low, r.diff_high)
+            iv = orient(iv, head.treated)
+            rows.append({"measure": head.accuracy.measure, "group": f"{by} = {r.group}", **asdict(iv),
+                         "verdict": _verdict(iv, True)})
+    if head.process is not None:
+        rows.append({"measure": head.process.measure, "group": "traces with a right answer",
+                     **asdict(head.process.diff), "verdict": head.process.verdict})
+    out = pd.DataFrame(rows, columns=["measure", "group", "estimate", "low", "high", "verdict"])
+    return out[out["low"].notna() & out["high"].notna()].reset_index(drop=True)
 
 
 def check_key(key: str) -> str:

@@ -160,6 +160,9 @@ class CompareReport:
     rates: dict[str, list[cmp.Rates]]
     breakdown: dict[str, pd.DataFrame]
     differ_most: pd.DataFrame
+    """Problems ranked by how much A and B differ, with the problem text and source ids."""
+    headline: cmp.Headline | None = None
+    """The answer to "did process rewards help?" with effect sizes (see ``compare.headline``)."""
     frame_a: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
     frame_b: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
     pairs: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
@@ -195,15 +198,41 @@ def compare_report(
         src: [cmp.process_rates(sa, src), cmp.process_rates(sb, src)]
         for src in ("gold", "predicted") if src == "gold" or sid is not None
     }
+    treated, basis = treated_run(store, a, b)
+    top_rows = cmp.differ_most(pairs, top)
+    if "problem_ref_a" in top_rows and not top_rows.empty:
+        texts = queries.analysis_problem_texts(store, top_rows["problem_ref_a"].dropna().tolist())
+        top_rows = top_rows.merge(texts.rename(columns={"problem_id": "problem_ref_a"}), how="left", on="problem_ref_a")
     return CompareReport(
         a=a.label, b=b.label, scorer=sc["name"] if sc else None, pairing=pairing,
         n_traces_a=len(fa), n_traces_b=len(fb), n_shared_problems=len(pairs),
         accuracy=cmp.accuracy(pairs, n_resamples, seed),
         trace_length=cmp.two_sample(sa["n_steps"].to_numpy(float), sb["n_steps"].to_numpy(float)),
         trace_min=tmin, first_error=cmp.first_error_positions(sa, sb), score_by_position=by_pos, rates=rates,
-        breakdown={by: cmp.breakdown(pairs, by) for by in ("split", "category")},
-        differ_most=cmp.differ_most(pairs, top), frame_a=sa, frame_b=sb, pairs=pairs,
+        breakdown={by: cmp.breakdown(pairs, by, min(n_resamples, 1000), seed) for by in ("split", "category")},
+        differ_most=top_rows, headline=cmp.headline(pairs, rates, treated, basis, n_resamples=n_resamples, seed=seed),
+        frame_a=sa, frame_b=sb, pairs=pairs,
     )
+
+
+TREATMENT_TAG = "process_reward"
+"""The dataset tag that says which run was trained with process rewards (``with`` / ``without``)."""
+
+
+def treated_run(store: Store, a: Run, b: Run) -> tuple[str, str]:
+    """('A' or 'B', why): the run tagged ``process_reward=with`` when exactly one of the two is;
+    otherwise B, read as "B's effect over A"."""
+    tags = queries.datasets(store).set_index("dataset_id")["tags"]
+
+    def tag(run: Run) -> str | None:
+        value = (tags.get(run.dataset_id) or {}).get(TREATMENT_TAG)
+        return None if value is None else str(value)
+
+    ta, tb = tag(a), tag(b)
+    if (ta == "with") != (tb == "with"):
+        side = "A" if ta == "with" else "B"
+        return side, f"tags: {TREATMENT_TAG}={ta or '(none)'} on A, {TREATMENT_TAG}={tb or '(none)'} on B"
+    return "B", f"no {TREATMENT_TAG}=with tag tells the runs apart: B's effect over A"
 
 
 # --------------------------------------------------------------------------- diversity, error types

@@ -145,3 +145,113 @@ def two_sample(a: np.ndarray, b: np.ndarray, ks: bool = True) -> TwoSample:
         _clean(np.median(a)) if a.size else None, _clean(np.median(b)) if b.size else None,
         mw, ks_p,
     )
+
+
+# --------------------------------------------------------------------------- effect sizes
+
+
+def cohens_h(p_a: float, p_b: float) -> float:
+    """Cohen's h of two proportions, B relative to A: ``2 asin(sqrt(p_b)) - 2 asin(sqrt(p_a))``
+    (0.2 small, 0.5 medium, 0.8 large, by Cohen's convention)."""
+    return float(2 * np.arcsin(np.sqrt(p_b)) - 2 * np.arcsin(np.sqrt(p_a)))
+
+
+@dataclass(frozen=True)
+class PairedEffects:
+    """Effect of B over A on paired per-problem accuracies, from one set of bootstrap resamples."""
+
+    diff: Interval
+    """mean(b) - mean(a) (same resamples, hence the same interval, as :func:`paired_bootstrap`)."""
+    cohens_h: Interval
+    """Cohen's h of mean(b) against mean(a), percentile interval over the same resamples."""
+
+
+def paired_effects(
+    a: np.ndarray, b: np.ndarray, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> PairedEffects:
+    """Difference and Cohen's h of two paired proportions (values in [0, 1], one pair per problem)."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.size == 0:
+        empty = Interval(None, None, None)
+        return PairedEffects(empty, empty)
+    m = _resampled_means(np.column_stack([a, b]), n_resamples, np.random.default_rng(seed))
+    alpha = (1 - confidence) / 2
+    q = [alpha, 1 - alpha]
+    d_lo, d_hi = np.quantile(m[:, 1] - m[:, 0], q)
+    hs = 2 * np.arcsin(np.sqrt(np.clip(m[:, 1], 0, 1))) - 2 * np.arcsin(np.sqrt(np.clip(m[:, 0], 0, 1)))
+    h_lo, h_hi = np.quantile(hs, q)
+    return PairedEffects(
+        Interval(_clean(b.mean() - a.mean()), _clean(d_lo), _clean(d_hi)),
+        Interval(_clean(cohens_h(a.mean(), b.mean())), _clean(h_lo), _clean(h_hi)),
+    )
+
+
+def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval of a binomial proportion k/n."""
+    from scipy.stats import beta
+
+    alpha = 1 - confidence
+    lo = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return lo, hi
+
+
+def paired_odds_ratio(a_only: int, b_only: int, confidence: float = 0.95) -> Interval:
+    """McNemar's conditional odds ratio ``b_only / a_only`` (how much likelier B is the one that
+    is right when the two disagree) with the exact interval obtained from the Clopper-Pearson
+    interval of ``b_only / (a_only + b_only)`` through ``p / (1 - p)``. None where undefined
+    (no discordant pair; an estimate or bound that is infinite)."""
+    n = a_only + b_only
+    if n == 0:
+        return Interval(None, None, None)
+    lo, hi = clopper_pearson(b_only, n, confidence)
+
+    def odds(p: float) -> float | None:
+        return None if p >= 1 else p / (1 - p)
+
+    return Interval(None if a_only == 0 else b_only / a_only, odds(lo), odds(hi))
+
+
+def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of k/n (no continuity correction)."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
+
+
+def proportion_diff(k_a: int, n_a: int, k_b: int, n_b: int, confidence: float = 0.95) -> Interval:
+    """``k_b/n_b - k_a/n_a`` for two independent samples with Newcombe's hybrid score interval
+    (method 10 of Newcombe 1998: Wilson intervals of each side combined)."""
+    if n_a == 0 or n_b == 0:
+        return Interval(None, None, None)
+    pa, pb = k_a / n_a, k_b / n_b
+    la, ua = wilson(k_a, n_a, confidence)
+    lb, ub = wilson(k_b, n_b, confidence)
+    d = pb - pa
+    return Interval(d, d - float(np.sqrt((pb - lb) ** 2 + (ua - pa) ** 2)), d + float(np.sqrt((ub - pb) ** 2 + (pa - la) ** 2)))
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def format_p(p: float | None, digits: int = 2) -> str:
+    """A p-value as a reader wants it: ``n/a``; two significant digits from 0.001 up
+    (``0.69``, ``0.034``, ``0.0012``); below, scientific (``9.8 × 10⁻¹⁶``); a p-value that
+    underflowed to 0 as ``< 1 × 10⁻³⁰⁰``."""
+    if p is None or not np.isfinite(p):
+        return "n/a"
+    if p <= 0:
+        return "< 1 × 10⁻³⁰⁰"
+    if p >= 0.001:
+        text = f"{p:.{digits}g}"
+        return "1" if float(text) >= 1 else text
+    mantissa, exponent = f"{p:.{digits - 1}e}".split("e")
+    return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"

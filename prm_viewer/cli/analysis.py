@@ -55,6 +55,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from prm_viewer.analysis.jsonable import jsonable
     from prm_viewer.analysis.reports import compare_report
+    from prm_viewer.analysis.stats import format_p
     from prm_viewer.analysis.runs import resolve_run
 
     with open_cli_store(args) as store:
@@ -74,7 +75,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"A = {rep.a} ({rep.n_traces_a} traces), B = {rep.b} ({rep.n_traces_b} traces); "
           f"{rep.n_shared_problems} shared problems (paired by {rep.pairing})")
     print(f"accuracy A {ci(acc['a'])}, B {ci(acc['b'])}, B-A {ci(acc['diff'])} (95% paired bootstrap)")
-    print(f"McNemar exact: A only right {mc['a_only']}, B only right {mc['b_only']}, p = {mc['p_value']}")
+    print(f"McNemar exact: A only right {mc['a_only']}, B only right {mc['b_only']}, p = {format_p(mc['p_value'])}")
     _table("trace length / minimum step score", pd.DataFrame(
         [dict(measure="n_steps", **jsonable(rep.trace_length))]
         + ([dict(measure="trace_min", **jsonable(rep.trace_min))] if rep.trace_min else [])))

@@ -28,9 +28,13 @@ def cmd_import(args: argparse.Namespace) -> int:
             bar.close()
     print(report.summary())
     for skip in report.skipped[:10]:
-        print(f"  skipped line {skip.line}: {skip.reason}")
+        print(f"  skipped {skip.where()}: {skip.reason}")
     if len(report.skipped) > 10:
-        print(f"  ... and {len(report.skipped) - 10} more skipped")
+        print(f"  ... and {len(report.skipped) - 10} more skipped (all are listed in the stored import report)")
+    for warn in report.warnings[:10]:
+        print(f"  note {warn.where()}: {warn.reason}")
+    if len(report.warnings) > 10:
+        print(f"  ... and {len(report.warnings) - 10} more notes")
     return 0
 
 
@@ -53,6 +57,10 @@ def cmd_delete(args: argparse.Namespace) -> int:
     with open_cli_store(args) as store:
         ds = store.delete_dataset(args.dataset)
     print(f"deleted dataset '{ds['name']}' ({ds['n_traces']} traces) with its steps and scores")
+    if ds.get("job_dirs_removed"):
+        print(f"  removed {len(ds['job_dirs_removed'])} job folder(s) holding copies of its traces")
+    for left in ds.get("job_dirs_left") or []:
+        print(f"  could not remove job folder {left}: delete it by hand (it holds copies of the trace text)")
     return 0
 
 
@@ -97,7 +105,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("--map", action="append", type=parse_kv, metavar="KEY=COLUMN",
                     help="generic importer column mapping, e.g. problem=question steps=solution")
     sp.add_argument("--option", action="append", type=parse_kv, metavar="KEY=VALUE",
-                    help="importer option, e.g. split_rule=newline first_error_base=1 no_error=N/A")
+                    help="importer option, e.g. split_rule=newline first_error_base=1 no_error=N/A, "
+                         "records=* (nested JSON), on_error=skip (skip and report bad rows), sql=SELECT ... FROM src, "
+                         "preset=prm800k-steps")
     sp.add_argument("--dataset", help="dataset name (default: the file name)")
     sp.add_argument("--tag", action="append", type=parse_kv, metavar="KEY=VALUE", help="tag, e.g. process_reward=with")
     sp.set_defaults(func=cmd_import)

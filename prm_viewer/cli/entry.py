@@ -10,12 +10,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import types
 
 from prm_viewer.cli import analysis, data, scoring
+from prm_viewer.cli import figures as figure_commands
 from prm_viewer.errors import PrmViewerError
 
-COMMAND_GROUPS = (data, scoring, analysis)
+COMMAND_GROUPS: tuple[types.ModuleType, ...] = (data, scoring, analysis)
 """The command modules, in the order their commands are listed by ``--help``."""
+COMMAND_GROUPS += (figure_commands,)
+from prm_viewer.cli import generation as generation_commands  # noqa: E402
+
+COMMAND_GROUPS += (generation_commands,)
+from prm_viewer.cli import experiment as experiment_commands  # noqa: E402
+
+COMMAND_GROUPS += (experiment_commands,)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -65,14 +65,34 @@ def cmd_score(args: argparse.Namespace) -> int:
             options=json_values(args.option), batch_tokens=args.batch_tokens, dtype=args.dtype,
             max_length=args.max_length, recipe_module=args.recipe_module, backend_options=_backend_options(args),
         )
+        for note in scorer.get("notes", []):
+            print("note: " + note)
         print(f"scorer '{scorer['name']}' ({scorer['recipe']}, {scorer['backend']}) on dataset '{ds['name']}'")
         runner = JobRunner(store, max_workers=1)
         job_id = runner.submit(scorer["scorer_id"], ds["dataset_id"], shard_traces=args.shard_traces)
+        if args.batch_tokens:
+            _note_job_budget(store, job_id, int(args.batch_tokens))
         job = _run_foreground(runner, job_id)
     print(job_summary(job))
     if job["status"] != "done":
         raise PrmViewerError(f"job {job_id} {job['status']}: {job['error'] or 'see its worker.log'}")
     return 0
+
+
+def _note_job_budget(store: Store, job_id: str, batch_tokens: int) -> None:
+    """Say so when a resumed job runs with another token budget than ``--batch-tokens`` asked."""
+    from pathlib import Path
+
+    from prm_viewer import jobfolder as jf
+
+    job = _job(store, job_id)
+    try:
+        budget = (getattr(jf.read_spec(Path(job["job_dir"])).payload, "scorer", None) or {}).get("batch_tokens")
+    except (PrmViewerError, OSError):
+        return
+    if budget is not None and int(budget) != batch_tokens:
+        print(f"note: job {job_id} was started before and resumes with its folder's batch_tokens {budget}, "
+              f"not --batch-tokens {batch_tokens}")
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:

@@ -50,14 +50,17 @@ class Format:
         """Yield the file's traces in order, raising :class:`ImportFailed` on bad input."""
         raise NotImplementedError
 
-    def record_unit(self, path: Path) -> str:
-        """What ``TraceRecord.line`` counts in this file, for messages: 'line' or 'row' (tables)."""
-        return sniff(path).unit
+    def record_unit(self, path: Path, options: dict[str, Any] | None = None) -> str:
+        """What ``TraceRecord.line`` counts in this file, for messages: 'line', 'row' (tables) or
+        'record' (records under a records path)."""
+        return "record" if (options or {}).get("records") else sniff(path).unit
 
-    def open(self, path: Path) -> Container:
+    def open(self, path: Path, options: dict[str, Any] | None = None) -> Container:
         """The file's container, checked against :attr:`containers` (a file of unknown type is
-        read as JSON Lines, so that the error names its first bad line)."""
-        c = sniff(path)
+        read as JSON Lines, so that the error names its first bad line); ``options['records']``
+        is the records path inside a JSON document."""
+        records_path = (options or {}).get("records")
+        c = sniff(path, records_path=str(records_path) if records_path else None)
         if c.kind == "empty":
             raise ImportFailed(str(path), None, None, "the file is empty")
         if c.kind != "unknown" and c.kind not in self.containers:
@@ -134,8 +137,14 @@ def first_error_from_labels(labels: list[int | None]) -> int | None:
     return None
 
 
+COMMON_OPTIONS = frozenset({"records", "on_error"})
+"""Options every format takes: ``records`` (the records path in a JSON document, read by
+:meth:`Format.open`) and ``on_error`` (``skip`` or ``fail``: applied by the import)."""
+
+
 def check_options(path: Path, options: dict[str, Any], allowed: set[str]) -> None:
     """Reject option keys a format does not know (a typo must not be silently ignored)."""
+    allowed = set(allowed) | COMMON_OPTIONS
     unknown = sorted(set(options) - allowed)
     if unknown:
         known = ", ".join(sorted(allowed)) or "none"

@@ -50,7 +50,7 @@ class BigBenchMistake(Format):
         category = options.get("category") or Path(path).stem
         generator = options.get("generator") or "PaLM 2-L"
         split = options.get("split")
-        for line, obj in records(self.open(path)):
+        for line, obj in records(self.open(path, options)):
             steps = need_str_list(path, line, obj, "steps")
             if "mistake_index" not in obj:
                 raise ImportFailed(str(path), line, "mistake_index", "missing field")

@@ -10,12 +10,16 @@ Options (``options`` dict; the CLI fills ``map`` from ``--map KEY=COLUMN`` and t
 
     =================  ==============================================================
     problem            problem text
-    steps              a list column, a JSON-list text, or one text column + split_rule
+    steps              a list (of strings, or of lists of lines), a JSON-list text, or
+                       a text + split_rule (see :mod:`.step_shapes`)
     final_answer       the trace's final answer
     reference_answer   the problem's gold answer
     correct            final answer correct: true/false, 1/0, yes/no, correct/incorrect
     first_error        index of the earliest wrong step (see first_error_base, no_error)
     step_labels        per-step labels, a list (or JSON-list text); see label_scheme
+                       (a scalar rating per row in a step-row table)
+    error_steps        a list of erroneous step indices (base = first_error_base): step
+                       labels -1 there, +1 elsewhere; first error = the smallest
     scores.<name>      per-step scores in [0, 1] computed elsewhere, imported as the
                        scorer <name> (e.g. ``--map scores.my_prm=prm_scores``)
     generator          model / policy that produced the trace
@@ -38,6 +42,16 @@ Options (``options`` dict; the CLI fills ``map`` from ``--map KEY=COLUMN`` and t
     (or ``none``) to read an empty/null cell as "no error"; otherwise it means "unknown".
 ``label_scheme``  ``pm1`` (default: +1/0/-1, true/false, "+"/"-") or ``binary`` (1 = correct,
     0 = wrong). Per-step labels decide the first error when no first-error column is mapped.
+``first_error_ref``  ``position`` (default: the index is a position in the steps list, or in the
+    source list before a list split) or ``step_label`` (a 1-based "N" names the step labelled
+    "Step N"; use with ``first_error_base=1``). A first error that no longer lines up after a split
+    is imported where it points and noted in the report.
+``records``  the records inside a JSON document: a dotted key (``data``) or ``*`` (every value of
+    the top-level object is a list of records; the parent key is the column ``_key``).
+``sql``  a DuckDB ``SELECT ... FROM src`` over the file (:mod:`.containers.sql`); its result
+    columns are mapped like a file's.
+``group_by``, ``order_by``, ``keep``, ``preset``  step-row tables, see :mod:`.step_rows`.
+``on_error``  ``skip``: records that fail validation are skipped and listed (default ``fail``).
 ``container``  force the file type: ``jsonl``, ``json``, ``csv``, ``tsv`` or ``parquet``
     (default: from the extension and first bytes).
 ``delimiter``  CSV delimiter (default ``,``; tab for ``.tsv``; ``tab`` is accepted).
@@ -48,28 +62,39 @@ scores) are JSON lists. Rows are counted from 1 after the header ("row N" in mes
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prm_viewer.errors import ImportFailed
-from prm_viewer.formats import cells
+from prm_viewer.formats import cells, step_rows
 from prm_viewer.formats.base import Format, Sample, first_error_from_labels, register
 from prm_viewer.formats.cells import BadCell
 from prm_viewer.formats.containers import KINDS, Container, records, sniff
-from prm_viewer.model import Skip, TraceRecord
+from prm_viewer.formats.containers.sql import sql_records
+from prm_viewer.formats.step_shapes import (
+    FIRST_ERROR_REFS,
+    SPLIT_RULES,
+    StepShapeError,
+    TextSplit,
+    locate_first_error,
+    read_steps,
+    text_splitter,
+)
+from prm_viewer.formats.suggest import suggest_mapping
+from prm_viewer.model import Note, Skip, TraceRecord
 
-OPTION_KEYS = {"map", "split_rule", "first_error_base", "no_error", "label_scheme", "container", "delimiter"}
+__all__ = ["MAP_KEYS", "OPTION_KEYS", "SPLIT_RULES", "Generic", "suggest_mapping"]
+
+OPTION_KEYS = {"map", "split_rule", "first_error_base", "no_error", "label_scheme", "container", "delimiter",
+               "first_error_ref", "records", "sql", "on_error", *step_rows.STEP_ROW_OPTIONS}
 MAP_KEYS = {
-    "problem", "steps", "final_answer", "reference_answer", "correct", "first_error", "step_labels",
+    "problem", "steps", "final_answer", "reference_answer", "correct", "first_error", "step_labels", "error_steps",
     "generator", "category", "split", "error_type", "id", "problem_id", "metadata",
 }
-SPLIT_RULES = ("newline", "blankline", "regex:<pattern>", "step_markers")
 CONTAINERS = set(KINDS)
-
-_STEP_MARKER = re.compile(r"(?:^|\n)[ \t]*(?:#+[ \t]*)?Step[ \t]*\d+[ \t]*[:.]", re.I)
 
 
 @dataclass
@@ -79,12 +104,18 @@ class _Plan:
     columns: dict[str, str]
     scores: dict[str, str]
     meta: list[str]
-    split: Callable[[str], list[str]] | None
+    split: TextSplit | None
+    rule: str | None
+    ref: str
     base: int
     no_error: set[str]
     labels: dict[str, int]
     scheme: str
     container: Container
+    sql: str | None = None
+    group_by: list[str] = field(default_factory=list)
+    order_by: str | None = None
+    keep: tuple[str, set[str]] | None = None
     needed: list[str] = field(default_factory=list)
 
 
@@ -98,8 +129,11 @@ class Generic(Format):
     def detect(self, sample: Sample) -> bool:
         return False  # only by explicit choice, with a mapping
 
-    def record_unit(self, path: Path) -> str:
-        return _container(path, None, None).unit
+    def record_unit(self, path: Path, options: dict[str, Any] | None = None) -> str:
+        options = options or {}
+        if options.get("sql") or options.get("group_by") or options.get("preset"):
+            return "row"  # result rows of the SQL; first rows of a step-row group
+        return _container(path, options.get("container"), None, options.get("records")).unit
 
     def source_fields(self, options: dict[str, Any]) -> dict[str, str]:
         mapping = options.get("map")
@@ -107,13 +141,32 @@ class Generic(Format):
 
     def read(self, path: Path, options: dict[str, Any]) -> Iterator[TraceRecord | Skip]:
         plan = _plan(path, options)
-        unit = plan.container.unit
-        for n, row in records(plan.container, plan.needed, column_label="mapped column"):
-            try:
-                yield _record(plan, n, row, unit)
-            except BadCell as exc:
-                col, msg = exc.args
-                raise ImportFailed(str(path), n, col, msg, unit=unit) from None
+        unit = "row" if plan.sql else plan.container.unit
+        if plan.sql:
+            rows = sql_records(plan.container, plan.sql, plan.needed)
+        else:
+            rows = records(plan.container, plan.needed, column_label="mapped column")
+        if plan.group_by:
+            unit = "row"
+            for group in step_rows.group_rows(str(path), unit, rows, plan.group_by, plan.order_by, plan.keep):
+                yield _guarded(plan, group[0][0], unit, lambda g=group: _grouped(plan, g, unit))
+            return
+        for n, row in rows:
+            yield _guarded(plan, n, unit, lambda n=n, row=row: _record(plan, n, row, unit))
+
+
+def _guarded(plan: _Plan, n: int, unit: str, build: Any) -> TraceRecord | Skip:
+    """One record, or an invalid :class:`Skip` naming its cell (the import decides whether that is fatal)."""
+    try:
+        result: TraceRecord = build()
+        return result
+    except (BadCell, StepShapeError) as exc:
+        col, msg = exc.args
+        return Skip(n, msg, col, invalid=True, unit=unit)
+    except ImportFailed as exc:
+        if exc.line is None:
+            raise
+        return Skip(exc.line, exc.message, exc.field, invalid=True, unit=exc.unit)
 
 
 # --------------------------------------------------------------------------- options
@@ -121,6 +174,7 @@ class Generic(Format):
 
 def _plan(path: Path, options: dict[str, Any]) -> _Plan:
     p = str(path)
+    options = step_rows.apply_preset(p, options)
     unknown = sorted(set(options) - OPTION_KEYS)
     if unknown:
         raise ImportFailed(p, None, "options", f"unknown option(s) {', '.join(unknown)}; the generic importer takes: "
@@ -165,21 +219,36 @@ def _plan(path: Path, options: dict[str, Any]) -> _Plan:
             delimiter = "\t"
         if len(delimiter) != 1:
             raise ImportFailed(p, None, "delimiter", f"expected one character, got '{delimiter}'")
-    container = _container(path, options.get("container"), delimiter)
-    plan = _Plan(columns=columns, scores=scores, meta=meta, split=_splitter(p, options.get("split_rule")),
+    ref = str(options.get("first_error_ref", "position")).strip()
+    if ref not in FIRST_ERROR_REFS:
+        raise ImportFailed(p, None, "first_error_ref", f"expected {' or '.join(FIRST_ERROR_REFS)}, got '{ref}'")
+    if "first_error" in columns and "error_steps" in columns:
+        raise ImportFailed(p, None, "map", "map either first_error or error_steps, not both")
+    records_path = str(options["records"]) if options.get("records") else None
+    container = _container(path, options.get("container"), delimiter, records_path)
+    rule = str(options["split_rule"]) if options.get("split_rule") else None
+    group_by = [c.strip() for c in str(options.get("group_by") or "").split(",") if c.strip()]
+    keep = step_rows.parse_keep(p, options.get("keep"))
+    if not group_by and (options.get("order_by") or keep):
+        raise ImportFailed(p, None, "group_by", "order_by and keep apply to step-row tables: set group_by too")
+    sql = str(options["sql"]).strip() if options.get("sql") else None
+    plan = _Plan(columns=columns, scores=scores, meta=meta, split=text_splitter(p, rule), rule=rule, ref=ref,
                  base=int(base_raw), no_error=no_error, labels=cells.PM1 if scheme == "pm1" else cells.BINARY,
-                 scheme=scheme, container=container)
-    plan.needed = list(dict.fromkeys([*columns.values(), *scores.values(), *meta]))
+                 scheme=scheme, container=container, sql=sql, group_by=group_by,
+                 order_by=str(options["order_by"]).strip() if options.get("order_by") else None, keep=keep)
+    extra = [*group_by, *([plan.order_by] if plan.order_by else []), *([keep[0]] if keep else [])]
+    plan.needed = list(dict.fromkeys([*columns.values(), *scores.values(), *meta, *extra]))
     return plan
 
 
-def _container(path: Path, forced: Any, delimiter: str | None) -> Container:
+def _container(path: Path, forced: Any, delimiter: str | None, records_path: Any = None) -> Container:
+    rp = str(records_path) if records_path else None
     if forced:
         kind = str(forced).strip().lower()
         if kind not in CONTAINERS:
             raise ImportFailed(str(path), None, "container", f"expected one of {', '.join(sorted(CONTAINERS))}, got '{kind}'")
-        return sniff(path, kind, delimiter)
-    c = sniff(path, None, delimiter)
+        return sniff(path, kind, delimiter, rp)
+    c = sniff(path, None, delimiter, rp)
     if c.kind in CONTAINERS:
         return c
     if c.kind == "empty":
@@ -188,55 +257,40 @@ def _container(path: Path, forced: Any, delimiter: str | None) -> Container:
                        "cannot tell the file type (not JSON/JSONL, CSV/TSV or Parquet); set --option container=...")
 
 
-def _splitter(path: str, rule: Any) -> Callable[[str], list[str]] | None:
-    if rule is None or rule == "":
-        return None
-    rule = str(rule)
-    if rule == "newline":
-        return lambda text: [s.strip() for s in text.split("\n") if s.strip()]
-    if rule == "blankline":
-        blank = re.compile(r"\n[ \t\r]*\n")
-        return lambda text: [s.strip() for s in blank.split(text) if s.strip()]
-    if rule == "step_markers":
-        return lambda text: [s.strip() for s in _STEP_MARKER.split(text) if s.strip()]
-    if rule.startswith("regex:"):
-        try:
-            pat = re.compile(rule[len("regex:"):])
-        except re.error as exc:
-            raise ImportFailed(path, None, "split_rule", f"invalid regular expression ({exc})") from None
-        stride = pat.groups + 1  # re.split also returns captured groups: keep only the pieces
-
-        def split(text: str) -> list[str]:
-            return [s.strip() for s in pat.split(text)[::stride] if s and s.strip()]
-
-        return split
-    raise ImportFailed(path, None, "split_rule", f"unknown rule '{rule}'; use one of: {', '.join(SPLIT_RULES)}")
-
-
 # --------------------------------------------------------------------------- cells
 
 
 def _record(plan: _Plan, n: int, row: dict[str, Any], unit: str) -> TraceRecord:
     cols = plan.columns
     get = row.get
-    text = cells.text
-    problem_col = cols["problem"]
-    problem = get(problem_col)
-    if not isinstance(problem, str):
-        raise BadCell(problem_col, f"expected text, found {cells.kind(problem)}")
-    steps = cells.steps(cols["steps"], get(cols["steps"]), plan.split)
+    notes: list[Note] = []
+    problem = _problem(plan, row)
+    shaped = read_steps(cols["steps"], get(cols["steps"]), plan.split, plan.rule)
+    steps = shaped.texts
     labels = (cells.labels(cols["step_labels"], get(cols["step_labels"]), plan.labels, plan.scheme)
               if "step_labels" in cols else None)
     if "first_error" in cols:
-        first = cells.first_error(cols["first_error"], get(cols["first_error"]), plan.base, plan.no_error)
-        if first is not None and first >= len(steps):
-            raise BadCell(cols["first_error"], f"step {first + plan.base} (first_error_base {plan.base}) is out of range "
-                                            f"for {len(steps)} steps")
+        col = cols["first_error"]
+        given = cells.first_error(col, get(col), plan.base, plan.no_error)
+        first = given
+        if given is not None and given >= 0:
+            first, warning = locate_first_error(shaped, given, plan.ref)
+            if first is None or first >= len(steps):
+                what = "no step is labelled" if plan.ref == "step_label" else "out of range for"
+                where = (f"'Step {given + 1}'" if plan.ref == "step_label" else
+                         f"step {given + plan.base} (first_error_base {plan.base})")
+                raise BadCell(col, f"{where} is out of range for {len(steps)} steps" if what.startswith("out")
+                              else f"{what} {where} among the {len(steps)} steps")
+            if warning:
+                notes.append(Note("first errors that no longer line up after the split", col))
+    elif "error_steps" in cols:
+        first, labels = _error_steps(plan, cols["error_steps"], get(cols["error_steps"]), len(steps))
     elif labels is not None:
         first = first_error_from_labels(labels)
     else:
         first = None
-    scores = {name: cells.scores(col, get(col)) for name, col in plan.scores.items()} or None
+    scores = _scores(plan, row, notes)
+    text = cells.text
     sid = text(get(cols["id"])) if "id" in cols else f"{unit} {n}"
     if sid is None or not sid.strip():
         raise BadCell(cols["id"], "empty id")
@@ -257,77 +311,71 @@ def _record(plan: _Plan, n: int, row: dict[str, Any], unit: str) -> TraceRecord:
         problem_id=text(get(cols["problem_id"])) if "problem_id" in cols else None,
         metadata={c: get(c) for c in plan.meta} or None,
         step_scores=scores,
+        notes=notes or None,
     )
 
 
-# --------------------------------------------------------------------------- suggestions
-
-_GUESSES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("id", ("id", "idx", "uid", "trace_id", "sample_id")),
-    ("problem_id", ("problem_id", "question_id", "qid")),
-    ("problem", ("problem", "question", "prompt", "input", "query", "instruction")),
-    ("steps", ("steps", "completions", "process", "modified_process", "reasoning_steps", "solution",
-               "response", "output", "reasoning", "cot", "trace")),
-    ("final_answer", ("final_answer", "answer", "prediction", "pred", "predicted_answer", "model_answer")),
-    ("reference_answer", ("reference_answer", "gold_answer", "ground_truth_answer", "target", "gt_answer",
-                          "ground_truth", "gold")),
-    ("correct", ("final_answer_correct", "is_correct", "correct", "correctness")),
-    ("first_error", ("first_error", "first_error_step", "first_error_index", "mistake_index", "error_step", "label")),
-    ("step_labels", ("step_labels", "labels", "step_label", "label")),
-    ("generator", ("generator", "model", "model_name", "policy")),
-    ("category", ("category", "subject", "task", "domain")),
-    ("split", ("split", "source", "dataset")),
-    ("error_type", ("error_type", "classification")),
-)
+def _problem(plan: _Plan, row: dict[str, Any]) -> str:
+    col = plan.columns["problem"]
+    problem = row.get(col)
+    if not isinstance(problem, str):
+        raise BadCell(col, f"expected text, found {cells.kind(problem)}")
+    return problem
 
 
-def suggest_mapping(sample: Sample) -> dict[str, Any]:
-    """Options for the generic importer guessed from a file's first records.
+def _scores(plan: _Plan, row: dict[str, Any], notes: list[Note]) -> dict[str, list[float | None]] | None:
+    out: dict[str, list[float | None]] = {}
+    for name, col in plan.scores.items():
+        raw = row.get(col)
+        values = cells.scores(col, raw)
+        nans = sum(1 for x in (raw if isinstance(raw, (list, tuple)) else ()) if isinstance(x, float) and math.isnan(x))
+        if isinstance(raw, str):
+            nans = raw.count("NaN")
+        if nans:
+            notes.append(Note(f"NaN scores in '{col}' stored as not scored", col, nans))
+        out[name] = values
+    return out or None
 
-    Returns ``{"map": {field: column}, ...other options}`` ready for ``import_file(...,
-    fmt="generic", options=...)``; the upload page shows it for the user to correct.
-    Column names are matched case-insensitively; values decide ambiguous cases (a list-valued
-    ``label`` is step labels, a scalar one a first-error index; a text ``steps`` gets a split rule).
-    """
-    rec = sample.records[0] if sample.records else {}
-    by_lower = {str(c).lower(): c for c in rec}
-    used: set[str] = set()
-    mapping: dict[str, str] = {}
-    options: dict[str, Any] = {}
-    for fld, names in _GUESSES:
-        for name in names:
-            col = by_lower.get(name)
-            if col is None or col in used:
-                continue
-            value = rec[col]
-            if fld == "first_error" and isinstance(value, (list, tuple)):
-                continue
-            if fld == "step_labels" and not isinstance(value, (list, tuple)) and not (
-                    isinstance(value, str) and value.strip().startswith("[")):
-                continue
-            mapping[fld] = col
-            used.add(col)
-            break
-    for col, value in rec.items():
-        if col in used or "score" not in str(col).lower():
-            continue
-        if isinstance(value, (list, tuple)) or (isinstance(value, str) and value.strip().startswith("[")):
-            mapping[f"scores.{col}"] = col
-            used.add(col)
-    steps_col = mapping.get("steps")
-    if steps_col is not None:
-        value = rec[steps_col]
-        if isinstance(value, str) and not value.strip().startswith("["):
-            if _STEP_MARKER.search(value):
-                options["split_rule"] = "step_markers"
-            elif "\n\n" in value:
-                options["split_rule"] = "blankline"
-            else:
-                options["split_rule"] = "newline"
-    fe = mapping.get("first_error")
-    if fe is not None:
-        seen = {str(r.get(fe)).strip().lower(): str(r.get(fe)).strip() for r in sample.records}
-        markers = [seen[m] if m in seen else m for m in ("-1", "n/a", "none", "null") if m in seen]
-        if markers and markers != ["-1"]:
-            options["no_error"] = ",".join(markers)
-    return {"map": mapping, **options}
+
+def _error_steps(plan: _Plan, col: str, v: Any, n: int) -> tuple[int, list[int | None]]:
+    """``error_steps`` (indices in ``first_error_base``) -> (first error, step labels)."""
+    raw = cells.as_list(col, v, "step indices")
+    wrong: set[int] = set()
+    for i, e in enumerate(raw or []):
+        if isinstance(e, bool) or not isinstance(e, (int, float)) or (isinstance(e, float) and not e.is_integer()):
+            raise BadCell(f"{col}[{i}]", f"expected a step index, found {e!r}")
+        k = int(e) - plan.base
+        if not 0 <= k < n:
+            raise BadCell(col, f"step {int(e)} (first_error_base {plan.base}) is out of range for {n} steps")
+        wrong.add(k)
+    return (min(wrong) if wrong else -1), [-1 if k in wrong else 1 for k in range(n)]
+
+
+def _grouped(plan: _Plan, group: list[tuple[int, dict[str, Any]]], unit: str) -> TraceRecord:
+    """One trace from a step-row group: the first row gives the trace fields, each row a step."""
+    cols = plan.columns
+    n0, first_row = group[0]
+    steps: list[str] = []
+    labels: list[Any] | None = [] if "step_labels" in cols else None
+    for n, row in group:
+        try:
+            text = row.get(cols["steps"])
+            if not isinstance(text, str) or not text.strip():
+                raise BadCell(cols["steps"], f"expected the step's text, found {cells.kind(text)}")
+            steps.append(text)
+            if labels is not None:
+                rating = row.get(cols["step_labels"])
+                rating = None if isinstance(rating, float) and math.isnan(rating) else rating
+                try:
+                    cells.labels(cols["step_labels"], [rating], plan.labels, plan.scheme)
+                except BadCell as exc:
+                    raise BadCell(cols["step_labels"], str(exc.args[1])) from None
+                labels.append(rating)
+        except BadCell as exc:
+            raise ImportFailed(str(plan.container.path), n, exc.args[0], exc.args[1], unit=unit) from None
+    rec = _record(plan, n0, {**first_row, cols["steps"]: steps,
+                             **({cols["step_labels"]: labels} if labels is not None else {})}, unit)
+    if "id" not in cols:
+        rec.source_id = " / ".join(cells.text(first_row.get(c)) or "" for c in plan.group_by) + f" @ {unit} {n0}"
+    return rec
+

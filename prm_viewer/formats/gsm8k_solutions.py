@@ -49,7 +49,7 @@ class Gsm8kSolutions(Format):
         check_options(path, options, {"split"})
         split = options.get("split")
         p = str(path)
-        for line, obj in records(self.open(path)):
+        for line, obj in records(self.open(path, options)):
             problem = need(path, line, obj, "question", str)
             truth = need(path, line, obj, "ground_truth", str)
             reference = after_marker(truth, _MARKERS)

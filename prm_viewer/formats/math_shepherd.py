@@ -45,6 +45,7 @@ def strip_step_prefix(text: str) -> str:
 class MathShepherd(Format):
     name = "math-shepherd"
     label = "Math-Shepherd (ки step tags, +/- labels)"
+    containers = ("jsonl", "json", "parquet")
 
     def detect(self, sample: Sample) -> bool:
         if not sample.records or not {"input", "label"} <= sample.keys:
@@ -58,32 +59,34 @@ class MathShepherd(Format):
     def read(self, path: Path, options: dict[str, Any]) -> Iterator[TraceRecord | Skip]:
         check_options(path, options, {"split"})
         split = options.get("split")
-        for line, obj in records(self.open(path)):
-            text = need(path, line, obj, "input", str)
-            labelled = need(path, line, obj, "label", str)
-            problem, steps, labels = parse(str(path), line, text, labelled)
+        c = self.open(path, options)
+        u = c.unit
+        for line, obj in records(c):
+            text = need(path, line, obj, "input", str, unit=u)
+            labelled = need(path, line, obj, "label", str, unit=u)
+            problem, steps, labels = parse(str(path), line, text, labelled, u)
             m = _ANSWER.search(steps[-1])
             first = next((i for i, lab in enumerate(labels) if lab == -1), -1)
             yield TraceRecord(
                 line=line,
-                source_id=f"line {line}",
+                source_id=f"{u} {line}",
                 problem=problem,
                 steps=steps,
                 final_answer=m.group(1) if m else None,
                 final_answer_correct=None if labels[-1] is None else labels[-1] == 1,
                 gold_first_error=first,
                 step_labels=labels,
-                category=opt(path, line, obj, "task", str),
+                category=opt(path, line, obj, "task", str, unit=u),
                 split=split,
                 metadata={k: v for k, v in obj.items() if k not in {"input", "label", "task"}} or None,
             )
 
 
-def parse(path: str, line: int, text: str, labelled: str) -> tuple[str, list[str], list[int | None]]:
+def parse(path: str, line: int, text: str, labelled: str, unit: str = "line") -> tuple[str, list[str], list[int | None]]:
     """Split one record into (problem, steps, labels), checking ``label`` against ``input``."""
     pieces = text.split(TAG)
     if len(pieces) < 2:
-        raise ImportFailed(path, line, "input", f"no '{TAG}' step tag")
+        raise ImportFailed(path, line, "input", f"no '{TAG}' step tag", unit=unit)
     if pieces[-1].strip():
         # Text after the last tag is an untagged step: keep it, unlabelled.
         tail: str | None = pieces[-1]
@@ -96,12 +99,12 @@ def parse(path: str, line: int, text: str, labelled: str) -> tuple[str, list[str
         end = pos + len(piece)
         mark = labelled[end:end + 1]
         if labelled[pos:end] != piece or mark not in _LABELS:
-            raise ImportFailed(path, line, "label", f"does not match 'input' at step {k + 1} (expected '+' or '-' where '{TAG}' is)")
+            raise ImportFailed(path, line, "label", f"does not match 'input' at step {k + 1} (expected '+' or '-' where '{TAG}' is)", unit=unit)
         labels.append(_LABELS[mark])
         pos = end + 1
     m = _STEP1.search(pieces[0])
     if m is None:
-        raise ImportFailed(path, line, "input", "no 'Step 1:' marker separating the problem from the steps")
+        raise ImportFailed(path, line, "input", "no 'Step 1:' marker separating the problem from the steps", unit=unit)
     problem = pieces[0][: m.start()].strip()
     pieces[0] = pieces[0][m.start():]
     steps = [strip_step_prefix(p.strip()) for p in pieces]

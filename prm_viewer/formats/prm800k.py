@@ -66,7 +66,7 @@ class PRM800K(Format):
         check_options(path, options, {"split"})
         split = options.get("split")
         p = str(path)
-        for line, obj in records(self.open(path)):
+        for line, obj in records(self.open(path, options)):
             if obj.get("is_quality_control_question"):
                 yield Skip(line, "quality-control question")
                 continue

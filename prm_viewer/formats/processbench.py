@@ -33,8 +33,8 @@ class ProcessBench(Format):
 
     def read(self, path: Path, options: dict[str, Any]) -> Iterator[TraceRecord | Skip]:
         check_options(path, options, {"split"})
-        split = options.get("split") or _split_from_name(path)
-        c = self.open(path)
+        split = options.get("split") or split_from_name(path)
+        c = self.open(path, options)
         u = c.unit
         for line, obj in records(c):
             label = need(path, line, obj, "label", int, unit=u)
@@ -54,7 +54,7 @@ class ProcessBench(Format):
 _KNOWN = {"id", "generator", "problem", "steps", "final_answer_correct", "label"}
 
 
-def _split_from_name(path: Path) -> str | None:
+def split_from_name(path: Path) -> str | None:
     # ProcessBench ships one file per source benchmark (gsm8k.json, math.json, ...).
     stem = Path(path).stem.lower()
     return stem if stem in {"gsm8k", "math", "olympiadbench", "omnimath"} else None

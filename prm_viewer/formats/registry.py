@@ -13,7 +13,7 @@ from pathlib import Path
 
 from prm_viewer.errors import ImportFailed, UnknownFormat
 from prm_viewer.formats.base import FORMATS, Format
-from prm_viewer.formats.containers import Sample, read_sample
+from prm_viewer.formats.containers import Sample, read_sample, shown_keys
 
 # Order matters for detection: specific formats before looser ones; the generic mapper last.
 _BUILTIN = (
@@ -54,8 +54,18 @@ def detect_format(path: Path, sample: Sample | None = None) -> Format:
     if not sample.records and sample.error is not None:
         # Nothing parsed: the reason is the unreadable start of the file, not an unknown layout.
         raise sample.error
-    keys = ", ".join(sorted(sample.keys)) or "none"
-    raise UnknownFormat(
-        f"{path}: no known format matches (tried {', '.join(f.name for f in tried)}; "
-        f"first record keys: {keys}); choose one with --format, or map columns with --format generic --map ..."
-    )
+    raise UnknownFormat(f"{path}: no known format matches (tried {', '.join(f.name for f in tried)}; "
+                        f"{what_was_seen(sample)}); choose one with --format, or map columns with "
+                        "--format generic --map ...")
+
+
+def what_was_seen(sample: Sample) -> str:
+    """What detection saw, in a few words: the container (and compression), a nested layout with
+    the ``records=`` option to try, or the first record's keys (capped)."""
+    kind = {"jsonl": "JSON Lines", "json": "a JSON document", "csv": "CSV", "tsv": "TSV", "parquet": "Parquet"}.get(
+        sample.kind, "an unknown file type")
+    if sample.compression:
+        kind += f" ({sample.compression}-compressed)"
+    if sample.records_hint is not None:
+        return f"saw {sample.seen}: try --option records={sample.records_hint}"
+    return f"saw {kind}; first record keys: {shown_keys(sorted(sample.keys))}"

@@ -42,7 +42,7 @@ class TrlStepwise(Format):
     def read(self, path: Path, options: dict[str, Any]) -> Iterator[TraceRecord | Skip]:
         check_options(path, options, {"split"})
         split = options.get("split")
-        c = self.open(path)
+        c = self.open(path, options)
         unit = c.unit
         for line, obj in records(c):
             steps = need_str_list(path, line, obj, "completions", unit=unit)

@@ -60,7 +60,18 @@ from prm_viewer.queries.export import (
     query_frame,
 )
 from prm_viewer.queries.scoring_jobs import jobs, scoring_traces
+from prm_viewer.queries.figures import (
+    AGGREGATIONS,
+    agreement_steps_summary,
+    agreement_trace_frame,
+    bestofn_accuracy,
+    bestofn_picks,
+    bestofn_sample_counts,
+    minimum_positions,
+    prmbench_error_positions,
+)
 from prm_viewer.queries.library import datasets, scorers
+from prm_viewer.queries.problems import answer_check_rows, dataset_problem_table, generated_traces, generation_jobs
 from prm_viewer.queries.trace import (
     trace_header,
     trace_predictions,
@@ -80,3 +91,9 @@ __all__ = [
     "scorers", "scoring_traces", "trace_header", "trace_predictions", "trace_scores_and_predictions",
     "trace_step_scores", "trace_steps",
 ]
+__all__ += ["answer_check_rows", "dataset_problem_table", "generated_traces", "generation_jobs"]
+from prm_viewer.queries.analysis import analysis_trace_labels, analysis_traces_steps  # noqa: E402  (Compare page)
+
+__all__ += ["analysis_trace_labels", "analysis_traces_steps"]
+__all__ += ["AGGREGATIONS", "agreement_steps_summary", "agreement_trace_frame", "bestofn_accuracy", "bestofn_picks",
+            "bestofn_sample_counts", "minimum_positions", "prmbench_error_positions"]

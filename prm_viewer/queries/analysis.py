@@ -19,7 +19,8 @@ from prm_viewer.store import Store
 
 __all__ = ["RunRef", "analysis_generators", "analysis_position_scores", "analysis_problem_texts",
            "analysis_progress_by_position", "analysis_scorers_for", "analysis_splits", "analysis_step_frame",
-           "analysis_step_labels", "analysis_step_texts", "analysis_trace_frame", "analysis_trace_steps"]
+           "analysis_step_labels", "analysis_step_texts", "analysis_trace_frame", "analysis_trace_labels",
+           "analysis_trace_steps", "analysis_traces_steps"]
 
 
 def analysis_trace_frame(
@@ -253,3 +254,38 @@ def analysis_splits(store: Store, dataset_ids: Sequence[str]) -> list[str]:
         [[str(d) for d in dataset_ids]],
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def analysis_trace_labels(
+    store: Store, trace_ids: Sequence[str], scorer_id: str | None = None, threshold: float | None = None
+) -> pd.DataFrame:
+    """What a reader recognises a trace by, for links and the side-by-side view: trace_id,
+    dataset, generator, source_id, problem (text), final_answer, final_answer_correct,
+    gold_first_error, n_steps, and pred_first_error (first step of ``scorer_id`` below
+    ``threshold`` -- the scorer's own when None --, -1 none; NULL without a scorer or scores).
+    In the order of ``trace_ids``."""
+    sql = """
+    WITH ids AS (SELECT unnest(?::VARCHAR[]) AS trace_id, generate_subscripts(?::VARCHAR[], 1) AS k),
+    pred AS (SELECT ss.trace_id, trace_pred_first_error(ss.step_idx, ss.score, coalesce(?, sc.threshold)) AS pfe
+             FROM step_scores ss JOIN scorers sc ON sc.scorer_id = ss.scorer_id
+             WHERE ss.scorer_id = ? AND ss.score IS NOT NULL AND ss.trace_id IN (SELECT trace_id FROM ids)
+             GROUP BY ss.trace_id)
+    SELECT t.trace_id, d.name AS dataset, t.generator, t.source_id, p.problem, t.final_answer,
+           t.final_answer_correct, t.gold_first_error, t.n_steps, pred.pfe AS pred_first_error
+    FROM ids JOIN traces t ON t.trace_id = ids.trace_id JOIN datasets d ON d.dataset_id = t.dataset_id
+    JOIN problems p ON p.problem_id = t.problem_id LEFT JOIN pred ON pred.trace_id = t.trace_id
+    ORDER BY ids.k"""
+    ids = [str(t) for t in trace_ids]
+    return store.cursor().execute(sql, [ids, ids, threshold, scorer_id]).df()
+
+
+def analysis_traces_steps(store: Store, trace_ids: Sequence[str], scorer_id: str | None = None) -> pd.DataFrame:
+    """Steps of the given traces with one scorer's score: trace_id, step_idx, text, gold_label,
+    score (NULL when unscored or without a scorer), ordered by trace and step."""
+    return store.cursor().execute(
+        """SELECT st.trace_id, st.step_idx, st.text, st.gold_label, ss.score
+           FROM steps st LEFT JOIN step_scores ss
+                ON ss.trace_id = st.trace_id AND ss.step_idx = st.step_idx AND ss.scorer_id = ?
+           WHERE st.trace_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY st.trace_id, st.step_idx""",
+        [scorer_id, [str(t) for t in trace_ids]],
+    ).df()

@@ -228,10 +228,11 @@ def explorer_options(store: Store) -> dict[str, Any]:
     return out
 
 
-def heatmap_scores(store: Store, scorer_id: str, trace_ids: Sequence[str]) -> pd.DataFrame:
-    """``trace_id, step_idx, score`` of one scorer on the given traces (one Explorer page)."""
+def heatmap_scores(store: Store, scorer_id: str, trace_ids: Sequence[str], max_step: int | None = None) -> pd.DataFrame:
+    """``trace_id, step_idx, score`` of one scorer on the given traces (one Explorer page);
+    with ``max_step``, only steps below it (the heatmap's columns)."""
     return store.cursor().execute(
         """SELECT trace_id, step_idx, score FROM step_scores
-           WHERE scorer_id = ? AND trace_id IN (SELECT unnest(?::VARCHAR[]))""",
-        [scorer_id, [str(t) for t in trace_ids]],
+           WHERE scorer_id = ? AND trace_id IN (SELECT unnest(?::VARCHAR[])) AND (? IS NULL OR step_idx < ?)""",
+        [scorer_id, [str(t) for t in trace_ids], max_step, max_step],
     ).df()

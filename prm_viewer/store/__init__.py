@@ -17,6 +17,7 @@ an import (many writes) is one transaction. See ``base.py`` for the rules.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -159,10 +160,18 @@ class Store(StoreBase):
             cur.execute("UPDATE datasets SET name = ? WHERE dataset_id = ?", [new_name, ds["dataset_id"]])
 
     def delete_dataset(self, ref: str) -> dict[str, Any]:
-        """Remove a dataset with its traces, steps, scores and jobs; orphaned problems too."""
+        """Remove a dataset with its traces, steps, scores and jobs; orphaned problems too.
+
+        The jobs' folders hold copies of the trace text (``traces.parquet``), so they are deleted
+        too once the deletion is committed; the returned row lists them under ``job_dirs_removed``
+        and any that could not be removed (or, inside a caller's transaction, were not yet) under
+        ``job_dirs_left``, so the caller can say where they are."""
         ds = self.resolve_dataset(ref)
         did = ds["dataset_id"]
+        outer = self.in_transaction()
         with self.transaction() as cur:
+            job_dirs = [r[0] for r in cur.execute(
+                "SELECT job_dir FROM jobs WHERE dataset_id = ? AND job_dir IS NOT NULL", [did]).fetchall()]
             cur.execute("DELETE FROM step_scores WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
             cur.execute("DELETE FROM trace_scores WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
             cur.execute("DELETE FROM steps WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
@@ -170,12 +179,19 @@ class Store(StoreBase):
             cur.execute("DELETE FROM traces WHERE dataset_id = ?", [did])
             cur.execute("DELETE FROM problems WHERE problem_id NOT IN (SELECT DISTINCT problem_id FROM traces)")
             cur.execute("DELETE FROM datasets WHERE dataset_id = ?", [did])
+            cur.execute("DELETE FROM import_reports WHERE dataset_id = ?", [did])
             # Imported scorers with no scores left are removed with their data.
             cur.execute(
                 """DELETE FROM scorers WHERE recipe = 'imported'
                    AND scorer_id NOT IN (SELECT DISTINCT scorer_id FROM step_scores)"""
             )
-        return ds
+        removed: list[str] = []
+        left: list[str] = []
+        for job_dir in job_dirs:
+            if not outer:
+                shutil.rmtree(job_dir, ignore_errors=True)
+            (left if Path(job_dir).exists() else removed).append(str(job_dir))
+        return {**ds, "job_dirs_removed": removed, "job_dirs_left": left}
 
     # ------------------------------------------------------------------ scorers and scores
 
@@ -211,6 +227,13 @@ class Store(StoreBase):
                 ],
             )
             return str(row["scorer_id"])
+
+    def set_scorer_options(self, scorer_id: str, options: Mapping[str, Any]) -> None:
+        """Replace a scorer's stored spec (``options``), e.g. a new batch token budget, which does
+        not change scores and so is not part of the scorer's identity."""
+        with self.transaction() as cur:
+            cur.execute("UPDATE scorers SET options = ? WHERE scorer_id = ?",
+                        [json.dumps(dict(options), sort_keys=True, default=str), scorer_id])
 
     def resolve_scorer(self, ref: str) -> dict[str, Any]:
         """A scorer by name or id, or NotFound listing the names."""
@@ -304,6 +327,71 @@ class Store(StoreBase):
         ).fetchall()
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in rows]
+
+    # ---- import reports (ingest.py) ----
+
+    def save_import_report(self, dataset_id: str, report: Mapping[str, Any]) -> None:
+        """Store what an import did (``ImportReport.to_json()``) with its dataset, in the import's
+        transaction; a report left by a deleted dataset of the same id is replaced."""
+        with self.transaction() as cur:
+            cur.execute("DELETE FROM import_reports WHERE dataset_id = ?", [dataset_id])
+            cur.execute("INSERT INTO import_reports VALUES (?, ?, ?)",
+                        [dataset_id, json.dumps(dict(report), default=str), now()])
+
+    # ---- generation (prm_viewer/generation) ----
+    # A generation job is a ``jobs`` row of kind "generate": no scorer (``scorer_id`` is empty),
+    # ``dataset_id`` = the dataset it will write, ``settings`` = its JSON settings.
+
+    def insert_generation_job(self, row: Mapping[str, Any]) -> None:
+        """Add a queued generation job: ``job_id, dataset_id, job_dir, traces_total, settings``."""
+        with self.transaction() as cur:
+            cur.execute(
+                """INSERT INTO jobs (job_id, scorer_id, dataset_id, status, job_dir, traces_total, created_at, kind, settings)
+                   VALUES (?, '', ?, 'queued', ?, ?, ?, 'generate', ?)""",
+                [row["job_id"], row["dataset_id"], row.get("job_dir"), row.get("traces_total"), now(),
+                 json.dumps(row.get("settings") or {}, sort_keys=True, default=str)])
+
+    def set_job_settings(self, job_id: str, settings: Mapping[str, Any], dataset_id: str | None = None) -> None:
+        """Replace a generation job's settings (e.g. its split rule before the dataset is written)
+        and, when given, the id of the dataset it will write."""
+        with self.transaction() as cur:
+            cur.execute("UPDATE jobs SET settings = ?, dataset_id = coalesce(?, dataset_id) WHERE job_id = ?",
+                        [json.dumps(dict(settings), sort_keys=True, default=str), dataset_id, job_id])
+
+    def add_generated_dataset(self, row: Mapping[str, Any], traces: Any, steps: Any, job_id: str | None = None,
+                              **job_fields: Any) -> tuple[int, int, int]:
+        """Write a generated dataset (its row as for :meth:`insert_dataset`, Arrow tables as for
+        :meth:`append_batch`) and, when ``job_id`` is given, point the job at it and set
+        ``job_fields``: one transaction. Returns (traces, steps, labelled traces)."""
+        with self.transaction() as cur:
+            self.insert_dataset(row)
+            self.append_batch(row["dataset_id"], traces, steps)
+            counts = self.finish_dataset(row["dataset_id"])
+            if job_id is not None:
+                cur.execute("UPDATE jobs SET dataset_id = ? WHERE job_id = ?", [row["dataset_id"], job_id])
+                if job_fields:
+                    self.update_job(job_id, **job_fields)
+        return counts
+
+    def set_answer_correct(self, table: Any) -> int:
+        """Fill ``final_answer_correct`` (and ``final_answer`` where it was missing) from an Arrow
+        table ``trace_id, final_answer, final_answer_correct``; only traces whose correctness is
+        still unknown change. Returns the number of traces changed."""
+        with self.transaction() as cur:
+            cur.register("_answer_checks", table)
+            try:
+                before = cur.execute("SELECT count(*) FROM traces WHERE final_answer_correct IS NULL").fetchone()
+                cur.execute(
+                    """UPDATE traces SET final_answer_correct = c.final_answer_correct,
+                              final_answer = coalesce(traces.final_answer, c.final_answer)
+                       FROM _answer_checks c
+                       WHERE traces.trace_id = c.trace_id AND traces.final_answer_correct IS NULL
+                         AND c.final_answer_correct IS NOT NULL""")
+                after = cur.execute("SELECT count(*) FROM traces WHERE final_answer_correct IS NULL").fetchone()
+            finally:
+                cur.unregister("_answer_checks")
+        assert before is not None and after is not None
+        return int(before[0] - after[0])
 
 
 def open_store(path: str | Path | None = None, read_only: bool = False) -> Store:

@@ -18,7 +18,11 @@ cursor, and "all of it or none of it" is whatever the outermost ``with store.tra
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shlex
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -44,6 +48,67 @@ def now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+APP_HOLDER = "the prm_viewer app"
+"""How the app names itself as the store's holder."""
+
+
+def holder_file(path: Path) -> Path:
+    """The side file naming the process that holds the store ``path`` (``<store>.holder.json``):
+    written by the owner when it opens the store, removed when it closes it. DuckDB's lock error
+    gives only the holder's pid; this says what that process is."""
+    return path.with_name(path.name + ".holder.json")
+
+
+def describe_process() -> str:
+    """This process for a message: the CLI command line, else the program and its arguments."""
+    argv = list(sys.argv)
+    if argv and Path(argv[0]).name == "__main__.py" and Path(argv[0]).parent.name == "prm_viewer":
+        text = "the CLI command `python -m prm_viewer " + shlex.join(argv[1:]) + "`"
+    else:
+        text = "`" + shlex.join([Path(sys.executable).name, *argv]) + "`"
+    return text if len(text) <= 200 else text[:198] + "…`"
+
+
+def _write_holder(path: Path, holder: str) -> None:
+    tmp = holder_file(path).with_name(f".{holder_file(path).name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps({"pid": os.getpid(), "holder": holder}), encoding="utf-8")
+        os.replace(tmp, holder_file(path))
+    except OSError:
+        pass  # a read-only folder: messages fall back to the pid
+
+
+def _remove_holder(path: Path) -> None:
+    try:
+        if json.loads(holder_file(path).read_text(encoding="utf-8")).get("pid") == os.getpid():
+            holder_file(path).unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def read_holder(path: Path, pid: int | None) -> str | None:
+    """What holds the store, from its side file, when the file names the process ``pid`` (a file
+    left by a killed owner names another pid and is ignored)."""
+    try:
+        info = json.loads(holder_file(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(info, dict) or (pid is not None and info.get("pid") != pid):
+        return None
+    holder = info.get("holder")
+    return str(holder) if holder else None
+
+
+def busy_error(path: Path, pid: int | None) -> StoreBusy:
+    """The one message for a store held by another process, naming the holder and its pid."""
+    holder = read_holder(path, pid)
+    return StoreBusy(
+        f"the store {path} is held by another process" + (f", {holder}" if holder else "")
+        + (f" (pid {pid})" if pid else "")
+        + "; only one process may own it at a time: wait for it to finish or stop it"
+        + (", or do this from the app" if holder and holder.startswith(APP_HOLDER) else ""))
+
+
 @dataclass
 class _Transaction:
     cur: duckdb.DuckDBPyConnection
@@ -54,7 +119,9 @@ class _Transaction:
 class StoreBase:
     """One DuckDB file, opened by its one owner: connection, schema, cursors and transactions."""
 
-    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path, read_only: bool = False, owner: str | None = None) -> None:
+        """``owner``: how this process is named to another one that finds the store held (the
+        app passes "the prm_viewer app"); default: the command line of this process."""
         self.path = Path(path)
         self.read_only = read_only
         if not read_only:
@@ -65,12 +132,10 @@ class StoreBase:
             msg = str(exc)
             if "lock" in msg.lower():
                 pid = re.search(r"PID (\d+)", msg)
-                who = f" (process {pid.group(1)})" if pid else ""
-                raise StoreBusy(
-                    f"the store {self.path} is open in another process{who}, probably the app; "
-                    "stop it or do this from the app (only one process may own the store)"
-                ) from None
+                raise busy_error(self.path, int(pid.group(1)) if pid else None) from None
             raise PrmViewerError(f"cannot open the store {self.path}: {msg.splitlines()[0]}") from None
+        if not read_only:
+            _write_holder(self.path, owner or describe_process())
         self._lock = threading.RLock()
         self._local = threading.local()
         self._active: _Transaction | None = None
@@ -83,6 +148,8 @@ class StoreBase:
 
     def close(self) -> None:
         self.con.close()
+        if not self.read_only:
+            _remove_holder(self.path)
 
     def __enter__(self) -> Self:
         return self

@@ -123,6 +123,21 @@ MIGRATIONS: dict[int, Sequence[str]] = {
         "ALTER TABLE jobs ADD COLUMN device VARCHAR",
         "ALTER TABLE jobs ADD COLUMN dtype VARCHAR",
     ),
+    3: (
+        # Generation jobs: a job's kind ("score" | "generate") and, for kinds without a scorer, its
+        # settings (JSON: checkpoint, sampling, prompt, split rule, dataset name).
+        "ALTER TABLE jobs ADD COLUMN kind VARCHAR DEFAULT 'score'",
+        "ALTER TABLE jobs ADD COLUMN settings VARCHAR",
+    ),
+    4: (
+        # What an import did, stored with the dataset: counts, skipped records (line/row, field,
+        # reason) and counted notes (NaN scores, error steps past the end, misaligned first errors).
+        """CREATE TABLE import_reports (
+            dataset_id  VARCHAR PRIMARY KEY,
+            report      VARCHAR NOT NULL,      -- JSON: ImportReport.to_json()
+            created_at  TIMESTAMP NOT NULL
+        )""",
+    ),
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

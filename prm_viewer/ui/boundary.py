@@ -36,8 +36,7 @@ LOG = logging.getLogger("prm_viewer.ui")
 
 # What to do, by error kind (the first matching class wins; the message says what happened).
 HINTS: tuple[tuple[type[PrmViewerError], str], ...] = (
-    (StoreBusy, "Another process holds the store: let it finish or stop it (for example a "
-                "`python -m prm_viewer` command on the same file), then reload this page."),
+    (StoreBusy, "Let it finish or stop it; then reload this page."),
     (NotFound, "It may have been deleted, or the link is out of date: pick it again on the Library or "
                "Explorer page."),
     (MissingDependency, "Install it on the machine running the app, then restart the app."),

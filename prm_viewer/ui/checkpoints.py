@@ -14,6 +14,7 @@ import streamlit as st
 from prm_viewer import queries, settings
 from prm_viewer.errors import PrmViewerError
 from prm_viewer.store import Store
+from prm_viewer.ui import auth
 from prm_viewer.ui.state import cached, get_runner
 from prm_viewer.ui.text import plain
 
@@ -52,29 +53,56 @@ def dtype_choices(backend: str | None) -> list[str]:
     return list(dict.fromkeys(d for name in names for d in backend_dtypes(name)))
 
 
+def delete_dataset(store: Store, dataset_id: str) -> dict[str, Any]:
+    """Cancel the dataset's active jobs (their workers write into folders about to go), then
+    delete it with its job folders (``Store.delete_dataset``); returns what it removed."""
+    runner = get_runner()
+    for job in store.jobs_with_status(["queued", "running"]):
+        if job["dataset_id"] == dataset_id:
+            runner.cancel(job["job_id"])
+    return store.delete_dataset(dataset_id)
+
+
+def deleted_message(gone: dict[str, Any] | None) -> None:
+    """Say what a deletion removed, and where any job folder that could not be removed is."""
+    if not gone:
+        return
+    folders = len(gone.get("job_dirs_removed", []))
+    st.success(f"Deleted **{plain(gone['name'])}**" + (f" and its {folders} job folder(s)" if folders else "") + ".")
+    for left in gone.get("job_dirs_left", []):
+        st.warning(f"A job folder of it could not be removed and still holds copies of its traces: `{plain(left)}`")
+
+
 def register_form(store: Store) -> None:
     from prm_viewer.scoring.backends import backend_names
     from prm_viewer.scoring.recipes import RECIPES
-    from prm_viewer.scoring.scorers import TRUST_REMOTE_CODE_HELP, register_scorer
+    from prm_viewer.scoring.scorers import TRUST_REMOTE_CODE_HELP, check_checkpoint_root, register_scorer
 
     st.markdown("**Register a checkpoint**")
+    who = auth.admin_problem()
+    if who is not None:
+        st.info(who, icon=":material/lock:")
+        return
+    roots = settings.list_setting("checkpoint_roots")
     ref = st.text_input("Checkpoint (local folder or hub id)", key="ck_ref",
-                        placeholder="/models/Qwen2.5-Math-PRM-7B or Qwen/Qwen2.5-Math-PRM-7B")
+                        placeholder="/models/Qwen2.5-Math-PRM-7B or Qwen/Qwen2.5-Math-PRM-7B",
+                        help=("Only checkpoints inside " + ", ".join(roots) + " (setting checkpoint_roots).") if roots else None)
     trust = st.checkbox("Allow trust_remote_code for this checkpoint", key="ck_trust")
     if trust:
         st.warning(TRUST_REMOTE_CODE_HELP, icon=":material/warning:")
     detected = st.session_state.get("ck_detected")
     if ref.strip() and (detected is None or detected["ref"] != ref.strip()):
         try:
+            check_checkpoint_root(ref.strip(), roots)
             with st.spinner("Reading the checkpoint's config and tokenizer…"):
                 detected = _detect(ref.strip(), trust)
             st.session_state["ck_detected"] = detected
         except PrmViewerError as exc:
             detected = None
             st.session_state.pop("ck_detected", None)
-            st.error(str(exc))
+            st.error(plain(str(exc)))
     if detected is not None:
-        st.success(f"Detected recipe: **{detected['recipe']}** · architectures: "
+        st.success(f"Detected recipe: **{plain(detected['recipe'])}** · architectures: "
                    f"{plain(', '.join(detected['architectures']) or 'none listed')} · folder: {plain(detected['path'])}")
     recipes = [AUTO, *RECIPES]
     c1, c2, c3, c4, c5 = st.columns(5)
@@ -90,6 +118,7 @@ def register_form(store: Store) -> None:
     name = st.text_input("Scorer name (optional)", key="ck_name", placeholder="default: recipe:folder")
     if st.button("Register scorer", type="primary", key="ck_register"):
         try:
+            check_checkpoint_root(ref.strip(), roots)
             with st.spinner("Registering…"):
                 row = register_scorer(store, ref.strip() or None, recipe=None if recipe == AUTO else recipe,
                                       backend=None if backend == DEFAULT else backend, device=device, dtype=dtype,
@@ -97,7 +126,7 @@ def register_form(store: Store) -> None:
             st.session_state["ck_registered"] = row["name"]
             st.rerun()
         except PrmViewerError as exc:
-            st.error(f"Not registered: {exc}")
+            st.error(f"Not registered: {plain(str(exc))}")
     if st.session_state.get("ck_registered"):
         st.success(f"Registered scorer **{plain(st.session_state['ck_registered'])}**. Queue it below.")
 
@@ -125,7 +154,7 @@ def queue_form(store: Store, runner: JobRunner) -> None:
             for did in chosen:
                 queued.append(runner.submit(scorer, did))
         except PrmViewerError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
         if queued:
             st.session_state["ck_queued"] = queued
     if st.session_state.get("ck_queued"):

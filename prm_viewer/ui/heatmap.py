@@ -16,10 +16,14 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from prm_viewer.ui.text import plotly_text
+
 COLORSCALE = "RdYlGn"
 UNSCORED = "#d0d0d0"
 ROW_PX = 16
 """Height of one trace row in pixels (the marker is a little smaller, leaving a gap)."""
+MAX_COLUMNS = 150
+"""Steps drawn per trace; a longer trace ends in a marker (its steps are on the Trace page)."""
 
 
 def short_names(names: list[str]) -> dict[str, str]:
@@ -56,22 +60,29 @@ def _middle(text: str, limit: int) -> str:
     return text[:keep] + "…" + text[-(limit - 1 - keep):]
 
 
-def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, scorer_name: str = "") -> go.Figure:
+def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, scorer_name: str = "",
+                   max_columns: int = MAX_COLUMNS) -> go.Figure:
     """The grid for one Explorer page.
 
     ``page``: rows in display order with ``trace_id, dataset, ordinal, n_steps, gold_first_error,
     pred_first_error``; ``scores``: ``trace_id, step_idx, score`` (missing steps are drawn grey).
+    A trace longer than ``max_columns`` steps shows its first ``max_columns`` steps and then a
+    marker (a grey arrow at column ``max_columns``) saying how many steps are not drawn; clicking
+    it opens the trace at the first step not drawn. Labels are data: escaped for Plotly.
     """
     n_rows = len(page)
     row_of = {tid: i for i, tid in enumerate(page["trace_id"])}
-    # Every step of every row, then the scores joined on: unscored steps stay visible.
+    n_steps = page["n_steps"].fillna(0).astype(int)
+    shown = n_steps.clip(upper=int(max_columns))
+    # Every drawn step of every row, then the scores joined on: unscored steps stay visible.
     grid = pd.DataFrame({
-        "trace_id": page["trace_id"].repeat(page["n_steps"].astype(int)).to_numpy(),
-        "step_idx": [i for n in page["n_steps"].astype(int) for i in range(n)],
+        "trace_id": page["trace_id"].repeat(shown).to_numpy(),
+        "step_idx": np.concatenate([np.arange(n) for n in shown]) if n_rows else np.array([], dtype=int),
     })
-    grid = grid.merge(scores[["trace_id", "step_idx", "score"]], on=["trace_id", "step_idx"], how="left")
+    sc = scores[scores["step_idx"] < int(max_columns)][["trace_id", "step_idx", "score"]]
+    grid = grid.merge(sc, on=["trace_id", "step_idx"], how="left")
     grid["row"] = grid["trace_id"].map(row_of)
-    labels = row_labels(page)
+    labels = [plotly_text(t) for t in row_labels(page)]
     grid["label"] = [labels[r] for r in grid["row"]]
     marker_px = max(ROW_PX - 3, 4)
     scored = grid[grid["score"].notna()]
@@ -82,8 +93,8 @@ def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, s
         x=scored["step_idx"], y=scored["row"], mode="markers", name="step score",
         marker=dict(symbol="square", size=marker_px, color=scored["score"], colorscale=COLORSCALE,
                     cmin=0.0, cmax=1.0, cmid=float(threshold), line=dict(width=0),
-                    colorbar=dict(title=dict(text=scorer_name or "score"), thickness=12, len=min(1.0, 300 / max(_height(n_rows), 1)),
-                                  y=1.0, yanchor="top")),
+                    colorbar=dict(title=dict(text=plotly_text(scorer_name, 40) or "score"), thickness=12,
+                                  len=min(1.0, 300 / max(_height(n_rows), 1)), y=1.0, yanchor="top")),
         customdata=_customdata(scored["trace_id"], scored["step_idx"], scored["label"], scored["score"].round(3)),
         hovertemplate=hover, showlegend=False,
     ))
@@ -101,7 +112,7 @@ def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, s
     ):
         if column not in page:
             continue
-        sub = page[page[column].notna() & (page[column] >= 0)]
+        sub = page[page[column].notna() & (page[column] >= 0) & (page[column] < int(max_columns))]
         if sub.empty:
             continue
         rows = np.array([row_of[t] for t in sub["trace_id"]], dtype=np.int64)
@@ -111,17 +122,39 @@ def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, s
                                    [name] * len(rows)),
             hovertemplate="%{customdata[2]}<br>step %{x}: %{customdata[3]}<extra></extra>",
         ))
-    max_steps = int(page["n_steps"].max()) if n_rows else 1
+    longer = page[n_steps > int(max_columns)]
+    if not longer.empty:
+        rows = np.array([row_of[t] for t in longer["trace_id"]], dtype=np.int64)
+        notes = [overflow_note(int(n), int(max_columns), g, p)
+                 for n, g, p in zip(longer["n_steps"], longer.get("gold_first_error", [None] * len(longer)),
+                                    longer.get("pred_first_error", [None] * len(longer)))]
+        fig.add_trace(go.Scatter(
+            x=[int(max_columns)] * len(longer), y=rows, mode="markers", name=f"more steps (not drawn past {max_columns})",
+            marker=dict(symbol="triangle-right", size=marker_px, color="#555555"),
+            customdata=_customdata(longer["trace_id"], [int(max_columns)] * len(longer), [labels[r] for r in rows], notes),
+            hovertemplate="%{customdata[2]}<br>%{customdata[3]}<extra></extra>",
+        ))
+    max_steps = int(shown.max()) if n_rows else 1
+    last_col = max_steps + (1 if not longer.empty else 0)
     fig.update_layout(
-        height=_height(n_rows), width=figure_width(max_steps), margin=dict(l=10, r=10, t=30, b=40), plot_bgcolor="white",
+        height=_height(n_rows), width=figure_width(last_col), margin=dict(l=10, r=10, t=30, b=40), plot_bgcolor="white",
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
         clickmode="event+select", dragmode=False, hovermode="closest",
     )
-    fig.update_xaxes(title_text="step index (0-based)", range=[-0.7, max_steps - 0.3], dtick=1 if max_steps <= 40 else None,
+    fig.update_xaxes(title_text="step index (0-based)", range=[-0.7, last_col - 0.3], dtick=1 if last_col <= 40 else None,
                      showgrid=False, zeroline=False, side="bottom")
     fig.update_yaxes(tickmode="array", tickvals=list(range(n_rows)), ticktext=np.array(labels, dtype=object), range=[n_rows - 0.5, -0.5],
                      showgrid=False, zeroline=False, tickfont=dict(size=10))
     return fig
+
+
+def overflow_note(n_steps: int, max_columns: int, gold: float | None = None, pred: float | None = None) -> str:
+    """Hover text of a long trace's cut marker: how many steps are not drawn, and first errors there."""
+    text = f"{n_steps - max_columns:,} more steps ({max_columns:,}–{n_steps - 1:,}) not drawn; click to open the trace there"
+    for what, value in (("gold", gold), ("predicted", pred)):
+        if value is not None and not pd.isna(value) and int(value) >= max_columns:
+            text += f"<br>{what} first error at step {int(value):,}"
+    return text
 
 
 def _customdata(*columns: Any) -> np.ndarray:

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 ACTIVE = ("queued", "running")
 STATUS_BADGE = {"queued": ":gray-badge[queued]", "running": ":blue-badge[running]", "done": ":green-badge[done]",
-                "failed": ":red-badge[failed]", "cancelled": ":orange-badge[cancelled]"}
+                "failed": ":red-badge[failed]", "cancelled": ":orange-badge[cancelled]",
+                "interrupted": ":violet-badge[interrupted]"}
 
 
 def _eta(seconds: Any) -> str:
@@ -43,11 +44,14 @@ def _job_row(job: dict[str, Any], runner: JobRunner) -> None:
         st.caption(f"tokens/s: {speed} · ETA: {_eta(job['eta_s']) if job['status'] == 'running' else '–'} · "
                    f"elapsed: {_eta(job['seconds'])}")
         if job["status"] == "failed" and job["error"]:
-            st.error(f"Failed: {job['error']}")
+            st.error(f"Failed: {plain(str(job['error']))}")
+        if job["status"] == "interrupted":
+            st.warning("Interrupted: its worker stopped with the app or CLI that ran it. It resumes when the app "
+                       "starts again, with `python -m prm_viewer resume`, or with Retry; scores so far are kept.")
         c1, c2, _ = st.columns([1, 1, 4])
         if job["status"] in ACTIVE and c1.button("Cancel", key=f"cancel_{job['job_id']}", icon=":material/stop:"):
             _act(runner.cancel, job["job_id"])
-        if job["status"] in ("failed", "cancelled") and c2.button("Retry", key=f"retry_{job['job_id']}",
+        if job["status"] in ("failed", "cancelled", "interrupted") and c2.button("Retry", key=f"retry_{job['job_id']}",
                                                                     icon=":material/replay:"):
             _act(runner.retry, job["job_id"])
 
@@ -71,7 +75,7 @@ def live_jobs(store: Store, runner: JobRunner) -> None:
             st.page_link("pages/library.py", label="Go to the Library", icon=":material/folder_open:")
             return
         counts = current["status"].value_counts().to_dict()
-        st.caption(" · ".join(f"{counts.get(s, 0)} {s}" for s in ("running", "queued", "done", "failed", "cancelled")))
+        st.caption(" · ".join(f"{counts.get(s, 0)} {s}" for s in ("running", "queued", "interrupted", "done", "failed", "cancelled")))
         for job in current.to_dict("records"):
             _job_row(job, runner)
         still_active = bool(current["status"].isin(ACTIVE).any())

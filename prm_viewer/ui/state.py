@@ -23,6 +23,7 @@ import streamlit as st
 
 from prm_viewer import settings
 from prm_viewer.store import Store
+from prm_viewer.store.base import APP_HOLDER
 
 if TYPE_CHECKING:
     from prm_viewer.jobs import JobRunner
@@ -32,7 +33,7 @@ T = TypeVar("T")
 
 @st.cache_resource(show_spinner=False)
 def _open_store(path: str) -> Store:
-    store = Store(Path(path))
+    store = Store(Path(path), owner=f"{APP_HOLDER} (streamlit run app.py)")
     if settings.get("demo_on_empty") and store.is_empty():
         from prm_viewer.demo import load_demo
 

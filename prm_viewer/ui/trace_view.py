@@ -7,12 +7,13 @@ orange, otherwise green. Every badge also shows the number, so colour is never t
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from prm_viewer.ui.text import plain, safe_markdown
+from prm_viewer.ui.text import plain, plotly_text, safe_markdown
 
 LABEL_TEXT = {1: ":green-badge[gold: correct]", 0: ":gray-badge[gold: neutral]", -1: ":red-badge[gold: wrong]"}
 
@@ -58,15 +59,16 @@ def step_block(step_idx: int, text: str, gold_label: int | None, scores: pd.Data
         for scorer, value, threshold in zip(scores["scorer"], scores["score"], scores["threshold"]):
             score = None if pd.isna(value) else float(value)
             head.append(score_badge(scorer, score, float(threshold)))
-        st.markdown(" ".join(head))
-        st.markdown(safe_markdown(text))
+        # One Markdown element per step (header line, then the text): the browser's cost of a page
+        # of steps is mostly per element, which matters for long traces.
+        st.markdown(" ".join(head) + "\n\n" + safe_markdown(text))
 
 
 def reward_figure(scores: pd.DataFrame, gold_first_error: int | None) -> go.Figure:
     """Step score per scorer (lines), each scorer's threshold dotted, gold first error marked."""
     # Built as one dict rather than add_hline/add_vline/update_layout calls: each of those
     # re-validates the whole figure, which made the two figures most of the Trace page's run.
-    data = [dict(type="scatter", x=grp["step_idx"].tolist(), y=grp["score"].tolist(), mode="lines+markers", name=str(scorer))
+    data = [dict(type="scatter", x=grp["step_idx"].tolist(), y=grp["score"].tolist(), mode="lines+markers", name=plotly_text(scorer, 40))
             for scorer, grp in scores.groupby("scorer", sort=False)]
     shapes: list[dict] = []
     notes: list[dict] = []
@@ -81,9 +83,15 @@ def reward_figure(scores: pd.DataFrame, gold_first_error: int | None) -> go.Figu
         notes.append(dict(text="gold first error", xref="x", x=gold_first_error, yref="y domain", y=1,
                           xanchor="right", yanchor="top", showarrow=False))
     layout = dict(height=300, margin=dict(l=10, r=10, t=30, b=30), yaxis=dict(range=[-0.02, 1.02], title=dict(text="P(step correct)")),
-                  xaxis=dict(title=dict(text="step index (0-based)"), dtick=1), legend=dict(orientation="h", y=1.12),
+                  xaxis=_step_axis(scores), legend=dict(orientation="h", y=1.12),
                   shapes=shapes, annotations=notes)
     return go.Figure(dict(data=data, layout=layout))
+
+
+def _step_axis(scores: pd.DataFrame) -> dict[str, Any]:
+    """The step-index x axis: every step labelled up to 40 steps, whole numbers always."""
+    few = scores["step_idx"].nunique() <= 40
+    return dict(title=dict(text="step index (0-based)"), tickformat="d", **({"dtick": 1} if few else {}))
 
 
 def progress_frame(scores: pd.DataFrame) -> pd.DataFrame:
@@ -100,9 +108,9 @@ def progress_frame(scores: pd.DataFrame) -> pd.DataFrame:
 def progress_figure(scores: pd.DataFrame) -> go.Figure:
     """Bars of step-to-step score change per scorer."""
     prog = progress_frame(scores)
-    data = [dict(type="bar", x=grp["step_idx"].tolist(), y=grp["progress"].tolist(), name=str(scorer))
+    data = [dict(type="bar", x=grp["step_idx"].tolist(), y=grp["progress"].tolist(), name=plotly_text(scorer, 40))
             for scorer, grp in prog.groupby("scorer", sort=False)]
     layout = dict(height=240, margin=dict(l=10, r=10, t=30, b=30), barmode="group",
-                  yaxis=dict(title=dict(text="score(k) − score(k−1)")), xaxis=dict(title=dict(text="step index (0-based)"), dtick=1),
+                  yaxis=dict(title=dict(text="score(k) − score(k−1)")), xaxis=_step_axis(scores),
                   legend=dict(orientation="h", y=1.15))
     return go.Figure(dict(data=data, layout=layout))

@@ -8,7 +8,9 @@ importer then streams it from disk, so no further whole copy of the file exists 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -20,28 +22,48 @@ from prm_viewer.formats import Sample
 from prm_viewer.formats.generic import MAP_KEYS, SPLIT_RULES
 
 CHUNK = 1 << 20
-ACCEPTED = ["jsonl", "json", "csv", "tsv", "parquet"]
+ACCEPTED = ["jsonl", "json", "csv", "tsv", "parquet", "gz", "zst"]
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def save_upload(fileobj: BinaryIO, name: str, dest: Path) -> Path:
     """Copy an uploaded file into ``dest`` in chunks; the stored name starts with a content hash,
-    so re-uploading the same bytes reuses the same file."""
+    so re-uploading the same bytes reuses the same file.
+
+    Safe under concurrent uploads (two sessions, same file name): each copy goes to its own
+    temporary file, and a kept file is reused only when its content hashes to its name; one that
+    does not (a corrupt leftover) is replaced atomically."""
     dest.mkdir(parents=True, exist_ok=True)
     safe = _SAFE.sub("_", Path(name).name).strip("._") or "upload"
-    tmp = dest / f".partial-{safe}"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".partial-{safe}-", dir=dest)
+    tmp = Path(tmp_name)
     h = hashlib.sha256()
-    fileobj.seek(0)
-    with open(tmp, "wb") as out:
-        while chunk := fileobj.read(CHUNK):
-            h.update(chunk)
-            out.write(chunk)
-    final = dest / f"{h.hexdigest()[:12]}-{safe}"
-    if final.exists():
-        tmp.unlink()
-    else:
-        tmp.replace(final)
+    try:
+        fileobj.seek(0)
+        with os.fdopen(fd, "wb") as out:
+            while chunk := fileobj.read(CHUNK):
+                h.update(chunk)
+                out.write(chunk)
+        digest = h.hexdigest()
+        final = dest / f"{digest[:12]}-{safe}"
+        if final.exists() and _sha256(final) == digest:
+            tmp.unlink()
+        else:
+            os.replace(tmp, final)  # atomic: readers see the old file or this one, never a mix
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if _sha256(final) != digest:  # another upload replaced it with other bytes under this name
+        raise PrmViewerError(f"{name}: the saved copy changed while it was being stored; upload it again")
     return final
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def original_name(path: Path) -> str:
@@ -129,3 +151,92 @@ def mapping_editor(sample: Sample, suggested: dict[str, Any], key: str) -> dict[
         options["label_scheme"] = scheme
     return options
 
+
+
+_CLI_WORDS: tuple[tuple[str, str], ...] = (
+    (r"choose one with --format, or map columns with --format generic --map \.\.\.",
+     "choose one in the Format box, or pick the generic format and map its columns"),
+    (r"try --option records=(\S+?)\)", r"enter \1 as the Records path)"),
+    (r"--option split_rule=[^ ;:)]+", "the 'Split a text steps column' choice"),
+    (r"--option ([a-z_]+)=", r"the option \1 = "),
+    (r"--map ([a-z_]+)=COLUMN", r"the \1 column in the mapping"),
+    (r"--format", "the Format box"),
+)
+
+
+def ui_message(exc: BaseException, saved: Path, file_name: str) -> str:
+    """An error in the upload's words: the user's file name instead of the saved copy's path, UI
+    controls instead of CLI flags."""
+    text = str(exc).replace(str(saved), file_name)
+    for pattern, words in _CLI_WORDS:
+        text = re.sub(pattern, words, text)
+    return text
+
+
+def common_options(key: str) -> dict[str, Any]:
+    """The options every format takes: the records path of a nested JSON file and skipping bad rows."""
+    c1, c2 = st.columns(2)
+    out: dict[str, Any] = {}
+    records = c1.text_input("Records path (nested JSON)", key=f"{key}_records", placeholder="* or data.items",
+                            help="Where the records are inside a JSON document: a key holding the list (data, "
+                                 "data.items), or * when every value of the top-level object is a list of records "
+                                 "(the key becomes the column _key).")
+    if records.strip():
+        out["records"] = records.strip()
+    if c2.checkbox("Skip bad rows (and list them in the report)", key=f"{key}_skip",
+                   help="Rows that fail validation are skipped, counted and listed with their line/row, field and "
+                        "reason; otherwise one bad row stops the import and nothing is stored."):
+        out["on_error"] = "skip"
+    return out
+
+
+def step_options(suggested: dict[str, Any], key: str) -> dict[str, Any]:
+    """Step shape, first-error reference and step-row grouping for the column-mapping importer."""
+    from prm_viewer.formats.step_rows import PRESETS
+
+    out: dict[str, Any] = {}
+    c1, c2 = st.columns(2)
+    ref = c1.selectbox("First error names", ["a position in the list", "the step labelled 'Step N'"],
+                       key=f"{key}_ref", help="With 'Step k:' headers grouped, a 1-based first error may name the "
+                                             "step's own label rather than its position.")
+    if ref.startswith("the step"):
+        out["first_error_ref"] = "step_label"
+    presets = ["(one row per trace)", *sorted(PRESETS), "group rows by columns"]
+    grouping = c2.selectbox("Rows are", presets, key=f"{key}_rows",
+                            help="Step-row tables hold one row per step: group them into traces.")
+    if grouping in PRESETS:
+        out["preset"] = grouping
+    elif grouping == "group rows by columns":
+        g1, g2, g3 = st.columns(3)
+        out["group_by"] = g1.text_input("Group by (columns)", key=f"{key}_group")
+        if (order := g2.text_input("Order steps by (column)", key=f"{key}_order")).strip():
+            out["order_by"] = order.strip()
+        if (keep := g3.text_input("Keep rows where (column=value)", key=f"{key}_keep")).strip():
+            out["keep"] = keep.strip()
+    return out
+
+
+def preview_traces(records: list[Any], limit: int = 3) -> None:
+    """Parsed traces as the import would store them: steps numbered, the gold first error marked.
+    Text is shown as plain text (never Markdown or HTML)."""
+    from prm_viewer.model import TraceRecord
+
+    shown = [r for r in records if isinstance(r, TraceRecord)][:limit]
+    for rec in shown:
+        first = rec.gold_first_error
+        gold = "no error" if first == -1 else "unknown" if first is None else f"step {first + 1}"
+        box = st.container(border=True)
+        box.text(f"{rec.source_id} · {len(rec.steps)} steps · gold first error: {gold}")
+        box.text("Problem: " + _clip(rec.problem))
+        lines = []
+        for k, step in enumerate(rec.steps[:12]):
+            mark = "  ✗ first error" if first is not None and k == first else ""
+            lines.append(f"{k + 1:>3}. {_clip(step)}{mark}")
+        if len(rec.steps) > 12:
+            lines.append(f"     … {len(rec.steps) - 12} more steps")
+        box.text("\n".join(lines))
+
+
+def _clip(text: str, width: int = 160) -> str:
+    one = " ⏎ ".join(text.splitlines())
+    return one if len(one) <= width else one[: width - 1] + "…"

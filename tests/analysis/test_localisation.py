@@ -153,7 +153,8 @@ def test_step_f1_from_prmbench_labels(store, tmp_path):
     path = write_jsonl(tmp_path / "prmbench.jsonl", recs)
     did = import_file(store, path, fmt="prmbench", name="pb").dataset_id
     sid = add_scorer(store, "prm")
-    add_scores(store, sid, did, {"a": [0.9, 0.2, 0.8], "b": [0.6, 0.3]})
+    # PRMBench sample ids are "<classification>_<idx>", as its official loader keys them
+    add_scores(store, sid, did, {"circular_a": [0.9, 0.2, 0.8], "multi_solutions_b": [0.6, 0.3]})
     # labels (0-based): a = [+1, -1, +1], b = [+1, +1]; pred correct: a T F T, b T F
     # correct positive: tp 3, fp 0, fn 1 -> 6/7; error positive: tp 1, fp 1, fn 0 -> 2/3
     rep = localisation_report(store, [resolve_run(store, "pb")], "prm", threshold=0.5)

@@ -94,7 +94,9 @@ def test_error_types_from_prmbench_and_critic(store, tmp_path):
         {"idx": "c", "question": "Qc", "modified_process": ["1", "2"], "error_steps": [1], "classification": "counterfactual"},
     ]
     did = import_file(store, write_jsonl(tmp_path / "p.jsonl", recs), fmt="prmbench", name="p").dataset_id
-    add_critic(store, "judge", did, {"a": 1, "b": -1}, {"a": "INCORRECT", "b": "CORRECT"})
+    # PRMBench sample ids are "<classification>_<idx>", as its official loader keys them
+    add_critic(store, "judge", did, {"circular_a": 1, "circular_b": -1},
+               {"circular_a": "INCORRECT", "circular_b": "CORRECT"})
     rep = error_type_report(store, [resolve_run(store, "p")], critic="judge", bins=2)
     c = rep.counts.set_index("error_type")
     assert c.loc["circular", "n"] == 2 and c.loc["counterfactual", "share"] == pytest.approx(1 / 3)

@@ -78,6 +78,8 @@ def test_every_command_is_registered_once() -> None:
         "import", "list", "delete", "export", "demo", "formats", "settings",
         "score", "jobs", "cancel", "retry", "resume", "scorers", "recipes", "worker",
         "localisation", "compare", "diversity", "errors",
+        "bestofn", "agreement", "benchmark", "calibration",
+        "generate", "check-answers", "resplit", "experiment",
     }
 
 

@@ -126,9 +126,10 @@ def test_trace_html_is_escaped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("PRM_VIEWER_DB", str(db))
     monkeypatch.setenv("PRM_VIEWER_DEMO_ON_EMPTY", "0")
     at = _run("trace", {"trace": f"{did}-0"})
-    bodies = [m.value for m in at.markdown]
+    # a step is one Markdown element: its header line, a blank line, then its text
+    bodies = [m.value.split("\n\n", 1)[-1] for m in at.markdown]
     assert "&lt;img src=x onerror=alert(1)&gt;" in bodies
-    assert "$a<b$ and &lt;script&gt;alert(2)&lt;/script&gt;" in bodies  # math kept for KaTeX, HTML escaped
+    assert "$a\\lt b$ and &lt;script&gt;alert(2)&lt;/script&gt;" in bodies  # math kept for KaTeX (< as \\lt), HTML escaped
     assert "&lt;b&gt;bold?&lt;/b&gt;" in bodies
 
 

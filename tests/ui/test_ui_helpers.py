@@ -16,11 +16,11 @@ from prm_viewer.ui.upload import parse_tags
     ("<img src=x onerror=alert(1)>", "&lt;img src=x onerror=alert(1)&gt;"),
     ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
     ("a & b", "a &amp; b"),
-    ("so $x<y$ holds", "so $x<y$ holds"),  # math is left to KaTeX
+    ("so $x<y$ holds", "so $x\\lt y$ holds"),  # math is left to KaTeX (< as \lt: never a tag)
     ("\\(\\frac{1}{2}\\) and \\[x^2\\]", "$\\frac{1}{2}$ and $$x^2$$"),
-    ("$$a<b$$ <b>", "$$a<b$$ &lt;b&gt;"),
+    ("$$a<b$$ <b>", "$$a\\lt b$$ &lt;b&gt;"),
     ("costs $5 and <i>", "costs $5 and &lt;i&gt;"),
-    (":red[alarm] :material/home:", "&#58;red[alarm] &#58;material/home:"),
+    (":red[alarm] :material/home:", "\\:red\\[alarm\\] \\:material/home\\:"),
 ])
 def test_safe_markdown(raw: str, shown: str) -> None:
     assert safe_markdown(raw) == shown

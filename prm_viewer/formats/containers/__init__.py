@@ -10,9 +10,9 @@ records, or one object), CSV, TSV or Parquet. This package
 
 and raises :class:`~prm_viewer.errors.ImportFailed` naming the file, the line/row and the field.
 
-Where later work goes: compressed files (gzip / zstd) in ``sniff.sniff`` / ``sniff.open_bytes``;
-a nested record path (a ``records=`` option: the list of records inside a JSON document, e.g.
-``data.items``) in :func:`records`, between the JSON reader and the record check.
+Compressed files (gzip / zstd) are read through ``sniff.open_bytes``; a nested record path (the
+``records=`` option: the list of records inside a JSON document, e.g. ``data.items``, or ``*``)
+is applied in :func:`_values` (:mod:`.nested`), between the JSON reader and the record check.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from typing import Any
 from prm_viewer.errors import ImportFailed
 from prm_viewer.formats.containers import delimited, parquet
 from prm_viewer.formats.containers.jsonfile import iter_json_document, iter_jsonl
+from prm_viewer.formats.containers.nested import PARENT_KEY, describe_document, iter_records, shown_keys
 from prm_viewer.formats.containers.sniff import KINDS, TABLES, Container, empty_file, sniff
 
 __all__ = [
-    "KINDS", "TABLES", "Container", "Sample", "iter_json_document", "iter_jsonl", "read_sample", "records",
-    "sniff", "table_columns",
+    "KINDS", "PARENT_KEY", "TABLES", "Container", "Sample", "iter_json_document", "iter_jsonl", "read_sample",
+    "records", "shown_keys", "sniff", "table_columns",
 ]
 
 
@@ -45,6 +46,13 @@ class Sample:
     """Up to ``n`` first records as dicts (JSON objects or table rows)."""
     error: ImportFailed | None = None
     """Why reading the sample stopped early (bad first line, corrupt table), if it did."""
+    seen: str = ""
+    """What the file holds when its top level is one JSON object (e.g. "a top-level object whose
+    values are lists of records"), for detection messages; empty otherwise."""
+    records_hint: str | None = None
+    """The ``records=`` value to try for such a file (``*``, ``data``), if one fits."""
+    compression: str | None = None
+    """``'gzip'`` / ``'zstd'`` when the file is compressed."""
 
     @property
     def keys(self) -> set[str]:
@@ -76,8 +84,15 @@ def _values(c: Container, batch_rows: int = parquet.BATCH_ROWS) -> Iterator[tupl
     if c.kind in ("csv", "tsv"):
         return delimited.iter_rows(c)
     if c.kind == "json":
+        if c.records_path:
+            return _nested(c)
         return iter_json_document(c.path)
-    return iter_jsonl(c.path)  # jsonl, and 'unknown': a line-by-line read names the first bad line
+    return iter_jsonl(c.path)
+
+
+def _nested(c: Container) -> Iterator[tuple[int, Any]]:
+    for _, doc in iter_json_document(c.path):
+        yield from iter_records(str(c.path), doc, c.records_path or "")  # jsonl, and 'unknown': a line-by-line read names the first bad line
 
 
 def records(source: Path | str | Container, columns: Sequence[str] | None = None, *,
@@ -118,22 +133,34 @@ def records(source: Path | str | Container, columns: Sequence[str] | None = None
         yield n, {col: obj[col] for col in columns}
 
 
-def read_sample(path: Path | str, n: int = 5) -> Sample:
+def read_sample(path: Path | str, n: int = 5, records_path: str | None = None) -> Sample:
     """The first ``n`` records of any supported container, tolerating a bad tail.
 
     JSON values that are not objects are passed over (detection looks at objects only); the
-    error that stopped the sample early, if any, is kept in :attr:`Sample.error`.
+    error that stopped the sample early, if any, is kept in :attr:`Sample.error`. A top-level
+    JSON object (without ``records_path``) is described in :attr:`Sample.seen`, and a records path
+    that fits it is proposed in :attr:`Sample.records_hint`; its record is not sampled when it is
+    a container of records rather than a record.
     """
-    c = sniff(path)
     out: list[dict[str, Any]] = []
     error: ImportFailed | None = None
+    try:
+        c = sniff(path, records_path=records_path)
+    except ImportFailed as exc:
+        return Sample(path=Path(path), kind="unknown", error=exc)
+    seen, hint = "", None
     if c.kind not in ("empty", "unknown"):
         try:
             for _, obj in _values(c, batch_rows=max(n, 1)):
+                if c.kind == "json" and c.shape == "object" and not c.records_path and isinstance(obj, dict):
+                    seen, hint = describe_document(obj)
+                    if hint is not None:
+                        break  # the object holds records: it is not one itself
                 if isinstance(obj, dict):
                     out.append(obj)
                 if len(out) >= n:
                     break
         except ImportFailed as exc:
             error = exc  # the full read reports the exact line; a sample only needs what parses
-    return Sample(path=c.path, kind=c.kind, records=out, error=error)
+    return Sample(path=c.path, kind=c.kind, records=out, error=error, seen=seen, records_hint=hint,
+                  compression=c.compression)

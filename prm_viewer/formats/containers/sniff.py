@@ -1,17 +1,20 @@
 """What container a file is (from its first bytes and extension), and the one place its bytes are
 opened.
 
-A later issue adds compressed files (gzip / zstd, told by their magic bytes) here: :func:`sniff`
-looks through the compression and :func:`open_bytes` decompresses, so every reader gets them.
+Compressed files (gzip / zstd) are told by their magic bytes (or, failing that, a ``.gz`` /
+``.zst`` extension): :func:`sniff` looks through the compression (the kind comes from the
+decompressed first bytes and the extension under the compression's, e.g. ``x.jsonl.gz``) and
+:func:`open_bytes` decompresses, so every text reader gets them. Parquet compresses its own pages.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from prm_viewer.errors import ImportFailed
 
@@ -35,10 +38,18 @@ class Container:
     """For ``'json'``: ``'array'`` (a list of records) or ``'object'`` (one record); else ``None``."""
     delimiter: str = ","
     """Field delimiter of CSV/TSV (``','`` / tab); unused for the other kinds."""
+    compression: str | None = None
+    """``'gzip'`` / ``'zstd'`` when the bytes are compressed (read through :func:`open_bytes`)."""
+    records_path: str | None = None
+    """Where a JSON document keeps its records: a dotted key path to a list (``data.items``) or
+    ``*`` (every value of the top-level object is a list of records); ``None`` = the top level."""
 
     @property
     def unit(self) -> str:
-        """What a record number counts, for messages: ``'row'`` (tables) or ``'line'``."""
+        """What a record number counts, for messages: ``'row'`` (tables), ``'record'`` (records
+        found under a records path: the n-th record read) or ``'line'``."""
+        if self.records_path:
+            return "record"
         return "row" if self.kind in TABLES else "line"
 
     @property
@@ -47,18 +58,93 @@ class Container:
         return self.kind in TABLES
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+COMPRESSED_SUFFIXES = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+
+
+def compression(path: Path | str) -> str | None:
+    """``'gzip'``, ``'zstd'`` or ``None``: from the magic bytes first, else the extension."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic[:2] == _GZIP_MAGIC:
+        return "gzip"
+    if magic == _ZSTD_MAGIC:
+        return "zstd"
+    return None
+
+
+def inner_suffix(path: Path | str) -> str:
+    """The extension that names the container: ``x.jsonl.gz`` -> ``.jsonl``; ``x.csv`` -> ``.csv``."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in COMPRESSED_SUFFIXES:
+        return Path(path.stem).suffix.lower()
+    return suffix
+
+
 def open_bytes(path: Path) -> BinaryIO:
-    """The file's content as a binary stream (every text reader opens files through this)."""
-    return open(path, "rb")
+    """The file's (decompressed) content as a binary stream: every text reader opens files here.
+
+    A corrupt or truncated compressed stream raises :class:`ImportFailed` where it is read."""
+    kind = compression(path)
+    if kind is None:
+        return open(path, "rb")
+    raw: Any
+    if kind == "gzip":
+        import gzip
+
+        raw = gzip.open(path, "rb")
+    else:
+        try:
+            import zstandard
+        except ImportError:
+            from prm_viewer.errors import MissingDependency
+
+            raise MissingDependency("zstandard", "pip install zstandard", "reading .zst files") from None
+        raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
+    return io.BufferedReader(_Guarded(path, raw), buffer_size=1 << 20)
 
 
-def sniff(path: Path | str, kind: str | None = None, delimiter: str | None = None) -> Container:
+class _Guarded(io.RawIOBase):
+    """A decompressing stream whose read errors become one :class:`ImportFailed`."""
+
+    def __init__(self, path: Path, raw: Any) -> None:
+        self._path = path
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        try:
+            data = self._raw.read(len(b))
+        except (OSError, EOFError, ValueError) as exc:  # BadGzipFile, truncated gzip, ZstdError
+            raise corrupt_compressed(self._path, exc) from None
+        n = len(data)
+        b[:n] = data
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def corrupt_compressed(path: Path | str, exc: BaseException) -> ImportFailed:
+    """The one error for a compressed file whose stream cannot be decompressed."""
+    return ImportFailed(str(path), None, None, f"the compressed file is corrupt or truncated ({first_line(exc)})")
+
+
+def sniff(path: Path | str, kind: str | None = None, delimiter: str | None = None,
+          records_path: str | None = None) -> Container:
     """The file's container from its first bytes and extension, unless ``kind`` forces one.
 
     ``PAR1`` magic -> parquet; ``[`` -> a JSON array; ``{`` -> JSON Lines when the first line is
     a whole JSON value, else a (pretty-printed) JSON object for a ``.json`` file, JSON Lines
     otherwise; ``.csv`` / ``.tsv`` -> CSV / TSV; no content -> ``'empty'``; else ``'unknown'``.
-    ``delimiter`` overrides CSV/TSV's (``','`` / tab).
+    ``delimiter`` overrides CSV/TSV's (``','`` / tab). ``records_path``: see
+    :attr:`Container.records_path` (a JSON document only).
     """
     path = Path(path)
     if kind is not None and kind not in KINDS:
@@ -67,7 +153,13 @@ def sniff(path: Path | str, kind: str | None = None, delimiter: str | None = Non
     if found == "json" and shape is None:
         shape = _json_shape(path)
     delim = delimiter or ("\t" if found == "tsv" else ",")
-    return Container(path=path, kind=found, shape=shape, delimiter=delim)
+    rp = (records_path or "").strip() or None
+    if rp is not None and found not in ("json", "jsonl", "unknown"):
+        raise ImportFailed(str(path), None, "records", f"a records path applies to a JSON document, not a {found} file")
+    if rp is not None and found != "json":
+        found, shape = "json", _json_shape(path)  # a one-line JSON object sniffs as JSONL
+    return Container(path=path, kind=found, shape=shape, delimiter=delim,
+                     compression=compression(path) if found != "empty" else None, records_path=rp)
 
 
 def _sniff_kind(path: Path) -> tuple[str, str | None]:
@@ -80,7 +172,7 @@ def _sniff_kind(path: Path) -> tuple[str, str | None]:
     stripped = head.lstrip()
     if not stripped:
         return "empty", None
-    suffix = path.suffix.lower()
+    suffix = inner_suffix(path)
     if stripped[:1] == b"[":
         return "json", "array"
     if stripped[:1] == b"{":
@@ -90,7 +182,12 @@ def _sniff_kind(path: Path) -> tuple[str, str | None]:
             json.loads(first_line)
             return "jsonl", None
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return ("json", "object") if suffix == ".json" else ("jsonl", None)
+            if suffix == ".json":
+                return "json", "object"
+            if b"\n" not in stripped and len(head) >= _HEAD:
+                # One line longer than the sniffed head: a minified JSON document, not JSONL.
+                return ("json", "object") if suffix != ".jsonl" else ("jsonl", None)
+            return "jsonl", None
     if suffix == ".csv":
         return "csv", None
     if suffix == ".tsv":

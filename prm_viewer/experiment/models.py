@@ -1,0 +1,93 @@
+"""The tokenizer and the two tiny model kinds of the experiment, built from configs.
+
+One tokenizer serves policy and PRM: byte-level BPE trained on the task alphabet (problem
+texts of every split, step lines, the qwen-prm system prompt), digits split one by one, with
+the Qwen chat template and the ``<extra_0>`` step marker, so the PRM is a checkpoint in the
+``qwen-prm`` layout and the policies are chat models that generation jobs can prompt.
+
+Imports torch / transformers / tokenizers inside functions only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from prm_viewer.experiment.config import ModelSize
+
+SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+MARKER = "<extra_0>"
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def build_tokenizer(corpus: Iterable[str], vocab_size: int) -> Any:
+    """A fast tokenizer (``PreTrainedTokenizerFast``) trained on ``corpus``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from prm_viewer.scoring.recipes.qwen_prm import SYSTEM
+
+    tk = Tokenizer(models.BPE())
+    tk.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    tk.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tk.train_from_iterator([SYSTEM, *corpus], trainer)
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tok.add_tokens([MARKER], special_tokens=True)
+    tok.chat_template = CHAT_TEMPLATE
+    tok.padding_side = "left"  # generation pads on the left; training collators pad explicitly
+    return tok
+
+
+def qwen2_config(tok: Any, size: ModelSize, **extra: Any) -> Any:
+    from transformers import Qwen2Config
+
+    return Qwen2Config(
+        vocab_size=len(tok), hidden_size=size.hidden, intermediate_size=size.intermediate,
+        num_hidden_layers=size.layers, num_attention_heads=size.heads, num_key_value_heads=size.kv_heads,
+        max_position_embeddings=size.max_positions, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+        bos_token_id=None, tie_word_embeddings=True, **extra,
+    )
+
+
+def new_policy(tok: Any, size: ModelSize, seed: int) -> Any:
+    """A freshly initialised ``Qwen2ForCausalLM``."""
+    import torch
+    from transformers import Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    return Qwen2ForCausalLM(qwen2_config(tok, size))
+
+
+def new_prm(tok: Any, policy: Any | None, size: ModelSize, seed: int) -> Any:
+    """A ``Qwen2ForProcessRewardModel`` (the native qwen-prm layout); its body starts from the
+    policy's body when given (as Qwen2.5-Math-PRM starts from an instruct model), its head fresh."""
+    import torch
+
+    from prm_viewer.scoring.qwen2_prm import Qwen2ForProcessRewardModel
+
+    torch.manual_seed(seed)
+    cfg = qwen2_config(tok, size, num_labels=2)
+    cfg.architectures = ["Qwen2ForProcessRewardModel"]
+    prm = Qwen2ForProcessRewardModel(cfg)
+    if policy is not None:
+        prm.model.load_state_dict(policy.model.state_dict())
+    return prm
+
+
+def save(model: Any, tok: Any, folder: Path) -> Path:
+    """A normal checkpoint folder: config.json, safetensors weights, tokenizer files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def n_params(model: Any) -> int:
+    return int(sum(p.numel() for p in model.parameters()))

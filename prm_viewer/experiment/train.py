@@ -1,0 +1,96 @@
+"""The training stages: tokenizer, SFT policy, tiny PRM, and the two RL runs from one start.
+
+Each stage writes a normal checkpoint folder under ``<out>/checkpoints/`` and returns its curve.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prm_viewer.demo.verifier import verify_steps
+from prm_viewer.experiment import models, policy, trainer
+from prm_viewer.experiment.config import ExperimentConfig
+from prm_viewer.experiment.prm import PrmScorer, prm_rows, token_classification_loss
+from prm_viewer.experiment.rl import RLSettings, rl_train
+from prm_viewer.experiment.tasks import Splits, imperfect_traces, shuffled
+
+RUNS = ("without", "with")
+"""RL runs: outcome reward only, and outcome + the tiny PRM's process reward."""
+
+
+def make_tokenizer(cfg: ExperimentConfig, splits: Splits, folder: Path) -> Any:
+    """Trained on the alphabet of every split (problem texts, step lines); the test splits'
+    words are in the vocabulary, but the models never train on them."""
+    corpus = [t.text for t in splits.train + splits.test()]
+    corpus += ["\n".join(r["steps"]) for r in imperfect_traces(splits.train + splits.test(), 0.5, cfg.seed, "tok")]
+    tok = models.build_tokenizer(corpus, cfg.vocab_size)
+    folder.mkdir(parents=True, exist_ok=True)
+    tok.save_pretrained(folder)
+    return tok
+
+
+def train_sft(cfg: ExperimentConfig, tok: Any, splits: Splits, folder: Path) -> tuple[Any, list[dict[str, float]]]:
+    """SFT on imperfect traces (``sft_error_rate`` of them carry an injected error)."""
+    records = imperfect_traces(splits.train, cfg.sft_error_rate, cfg.seed + 1, "sft")
+    rows = [policy.sft_row(tok, r["problem"], r["steps"]) for r in shuffled(records, cfg.seed)]
+    model = models.new_policy(tok, cfg.model, cfg.seed)
+    curve = trainer.train(model, rows, tok.pad_token_id, cfg.sft_epochs, cfg.sft_lr, cfg.sft_batch, cfg.seed, desc="sft")
+    models.save(model, tok, folder)
+    return model, curve
+
+
+def prm_training_traces(cfg: ExperimentConfig, tok: Any, sft_model: Any, splits: Splits) -> list[tuple[str, list[str]]]:
+    """Verifier-labelled traces for the PRM: the SFT policy's own samples on the training
+    problems (the errors the RL policies make) plus constructed traces with injected errors."""
+    problems = splits.train
+    samples = policy.sample(sft_model, tok, [t.text for t in problems], cfg.prm_policy_samples, 1.0,
+                            cfg.rl_max_new_tokens, seed=cfg.seed + 7)
+    owners = [t for t in problems for _ in range(cfg.prm_policy_samples)]
+    traces = [(t.text, s.steps) for t, s in zip(owners, samples) if s.steps]
+    injected = imperfect_traces(problems, cfg.prm_error_rate, cfg.seed + 2, "prm")
+    traces += [(r["problem"], r["steps"]) for r in injected]
+    return shuffled(traces, cfg.seed + 3)
+
+
+def train_prm(cfg: ExperimentConfig, tok: Any, sft_model: Any, traces: list[tuple[str, list[str]]],
+              folder: Path) -> list[dict[str, float]]:
+    """The tiny PRM (qwen-prm layout, body initialised from the SFT policy)."""
+    rows = prm_rows(tok, traces)
+    prm = models.new_prm(tok, sft_model, cfg.model, cfg.seed + 5)
+    curve = trainer.train(prm, rows, tok.pad_token_id, cfg.prm_epochs, cfg.prm_lr, cfg.prm_batch, cfg.seed,
+                          compute_loss=token_classification_loss, desc="prm")
+    models.save(prm, tok, folder)
+    return curve
+
+
+def label_stats(traces: list[tuple[str, list[str]]]) -> dict[str, float]:
+    valid = [ok for p, s in traces for ok in verify_steps(p, s)]
+    return {"traces": float(len(traces)), "steps": float(len(valid)), "valid_share": float(np.mean(valid)) if valid else 0.0}
+
+
+def train_rl(cfg: ExperimentConfig, tok: Any, splits: Splits, sft_dir: Path, prm_dir: Path, run: str,
+             folder: Path, on_step: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
+    """One RL run from the SFT checkpoint; ``run`` is ``without`` (beta = 0) or ``with``."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    model = AutoModelForCausalLM.from_pretrained(str(sft_dir)).eval()
+    beta = cfg.process_weight if run == "with" else 0.0
+    scorer = PrmScorer(prm_dir) if beta else None
+    settings = RLSettings(steps=cfg.rl_steps, prompts=cfg.rl_prompts, group=cfg.rl_group, lr=cfg.rl_lr,
+                          temperature=cfg.rl_temperature, max_new_tokens=cfg.rl_max_new_tokens, beta=beta,
+                          credit=cfg.credit, seed=cfg.seed)
+    try:
+        curve = rl_train(model, tok, splits.train, settings, scorer.score if scorer else None, on_step)
+    finally:
+        if scorer:
+            scorer.close()
+    models.save(model, tok, folder)
+    return curve

@@ -1,0 +1,69 @@
+"""Training loops on tiny settings: SFT loss goes down, RL reward goes up on a trivial task,
+the token -> step map follows the text, the PRM rows put labels where the recipe puts markers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from prm_viewer.demo.tasks import Task
+from prm_viewer.demo.verifier import verify_steps
+from prm_viewer.experiment import models, policy, trainer
+from prm_viewer.experiment.prm import prm_rows
+from prm_viewer.experiment.rl import RLSettings, rl_train
+from prm_viewer.experiment.tasks import Splits, imperfect_traces, parse_completion
+from tests.experiment.conftest import TINY
+
+TRIVIAL = Task("trivial-0", 2, (("+", 3),), "in_domain", "arithmetic")  # answer 5
+
+
+def test_sft_loss_goes_down(tok: Any, splits: Splits) -> None:
+    recs = imperfect_traces(splits.train, 0.3, 2, "sft")
+    rows = [policy.sft_row(tok, r["problem"], r["steps"]) for r in recs]
+    model = models.new_policy(tok, TINY, seed=0)
+    curve = trainer.train(model, rows, tok.pad_token_id, epochs=4.0, lr=3e-3, batch=8, seed=0, desc="test-sft")
+    first, last = curve[0]["loss"], np.mean([c["loss"] for c in curve[-3:]])
+    assert last < 0.6 * first, curve
+
+
+def test_sft_row_masks_the_prompt(tok: Any) -> None:
+    row = policy.sft_row(tok, TRIVIAL.text, ["2 + 3 = 5"])
+    n_prompt = len(policy.prompt_ids(tok, TRIVIAL.text))
+    assert row["labels"][:n_prompt] == [-100] * n_prompt
+    assert tok.decode(row["labels"][n_prompt:]) == "2 + 3 = 5<|im_end|>"
+
+
+def test_rl_reward_goes_up_on_a_trivial_task(tok: Any) -> None:
+    # SFT to a coin flip between the right answer and a wrong one, then outcome-only RL.
+    rows = [policy.sft_row(tok, TRIVIAL.text, ["2 + 3 = 5" if i % 2 else "2 + 3 = 6"]) for i in range(256)]
+    model = models.new_policy(tok, TINY, seed=0)
+    trainer.train(model, rows, tok.pad_token_id, epochs=8.0, lr=3e-3, batch=16, seed=0, desc="test-coin")
+    rl = RLSettings(steps=12, prompts=2, group=16, lr=1e-3, temperature=1.0, max_new_tokens=12, beta=0.0,
+                    credit="progress", seed=0)
+    curve = rl_train(model, tok, [TRIVIAL], rl, prm=None)
+    early = np.mean([c["reward"] for c in curve[:3]])
+    late = np.mean([c["reward"] for c in curve[-3:]])
+    assert late > early + 0.2 and late > 0.8, [c["reward"] for c in curve]
+
+
+def test_token_steps_follow_the_lines(tok: Any) -> None:
+    text = "2 + 3 = 5\n\n5 * 2 = 10\n10 - 1 = 9"
+    ids = list(tok(text, add_special_tokens=False)["input_ids"]) + [tok.eos_token_id]
+    steps = policy.token_steps(tok, ids)
+    # independent: rebuild each step's text from its tokens
+    pieces = ["".join(tok.decode([t]) for t, s in zip(ids[:-1], steps) if s == k) for k in range(3)]
+    assert [p.strip() for p in pieces] == parse_completion(text)
+    assert steps[-1] == 2  # the end-of-turn token belongs to the last step
+    assert policy.token_steps(tok, [tok.eos_token_id]).tolist() == [-1]
+
+
+def test_prm_labels_sit_on_the_markers(tok: Any, splits: Splits) -> None:
+    task = splits.train[0]
+    steps = [r["steps"] for r in imperfect_traces([task], 1.0, 5, "x")][0]
+    row = prm_rows(tok, [(task.text, steps)])[0]
+    marker = tok.convert_tokens_to_ids("<extra_0>")
+    at = [i for i, t in enumerate(row["input_ids"]) if t == marker]
+    assert len(at) == len(steps)
+    assert [row["labels"][i] for i in at] == [int(v) for v in verify_steps(task.text, steps)]
+    assert sum(lab != -100 for lab in row["labels"]) == len(steps)
