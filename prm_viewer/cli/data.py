@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prm_viewer.cli.common import open_cli_store
 from prm_viewer.cli.options import options_from_cli, parse_kv
+
+if TYPE_CHECKING:
+    from prm_viewer.store import Store
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -26,7 +30,11 @@ def cmd_import(args: argparse.Namespace) -> int:
                                  tags=dict(args.tag or []), progress=progress)
         finally:
             bar.close()
+        checked = _check_answers_after_import(store, report.dataset_id) if args.check_answers else None
     print(report.summary())
+    if checked:
+        print(f"  checked {checked['checked']} final answers against the reference answers (math-verify): "
+              f"{checked['correct']} correct, {checked['wrong']} wrong, {checked['undecided']} undecided")
     for skip in report.skipped[:10]:
         print(f"  skipped {skip.where()}: {skip.reason}")
     if len(report.skipped) > 10:
@@ -36,6 +44,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     if len(report.warnings) > 10:
         print(f"  ... and {len(report.warnings) - 10} more notes")
     return 0
+
+
+def _check_answers_after_import(store: Store, dataset_id: str) -> dict[str, int] | None:
+    """Fill ``final_answer_correct`` where the file gave a reference answer but no label (the CLI
+    runs in a main thread, where math-verify's time limits work)."""
+    from prm_viewer import queries
+    from prm_viewer.generation import check_dataset_answers
+
+    if queries.answer_check_rows(store, dataset_id).empty:
+        return None
+    return check_dataset_answers(store, dataset_id)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -110,6 +129,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                          "preset=prm800k-steps")
     sp.add_argument("--dataset", help="dataset name (default: the file name)")
     sp.add_argument("--tag", action="append", type=parse_kv, metavar="KEY=VALUE", help="tag, e.g. process_reward=with")
+    sp.add_argument("--no-check-answers", dest="check_answers", action="store_false",
+                    help="do not fill final_answer_correct from reference answers (checked with math-verify by default)")
     sp.set_defaults(func=cmd_import)
 
     sp = sub.add_parser("list", help="list datasets")
