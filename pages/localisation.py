@@ -17,7 +17,7 @@ from prm_viewer.analysis.calibration import calibration_report
 from prm_viewer.ui import analysis_widgets as aw
 from prm_viewer.ui.page import page, require_datasets
 from prm_viewer.ui.state import cached
-from prm_viewer.ui.text import plain
+from prm_viewer.ui.text import plain, plotly_text
 
 store = page("Localisation")
 datasets = require_datasets(store)
@@ -68,7 +68,8 @@ aw.table(rep.overall, "localisers", "loc-overall", caption="Localisers side by s
 # ---- threshold sweep
 sweep = rep.sweep
 if not sweep.empty:
-    fig = px.line(sweep, x="tau", y="f1", color="split", labels={"f1": "F1 (%)", "tau": "threshold tau"})
+    fig = px.line(sweep.assign(split=sweep["split"].map(plotly_text)), x="tau", y="f1", color="split",
+                  labels={"f1": "F1 (%)", "tau": "threshold tau"})
     fig.add_vline(x=rep.threshold, line_dash="dash", annotation_text=f"tau = {rep.threshold:.3f}")
     best = rep.best_by_split.dropna(subset=["f1"])
     reading = "F1 against the threshold for each split."
@@ -86,7 +87,7 @@ n_bins = st.slider("Bins", 5, 20, 10, key="loc-cal-bins")
 try:
     cal = cached(calibration_report, store, runs, scorer, n_bins=n_bins)
 except PrmViewerError as exc:  # no labelled steps: say so, keep the rest of the page
-    st.info(str(exc))
+    st.info(plain(str(exc)))
     cal = None
 if cal is not None:
     c1, c2 = st.columns(2)
@@ -94,7 +95,7 @@ if cal is not None:
         b = cal.bins
         fig = go.Figure([
             go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": "#999999"}, name="perfect"),
-            go.Scatter(x=b["mean_score"], y=b["accuracy"], mode="lines+markers", name=cal.scorer,
+            go.Scatter(x=b["mean_score"], y=b["accuracy"], mode="lines+markers", name=plotly_text(cal.scorer),
                        marker={"size": 6 + 18 * (b["n"] / b["n"].max()) ** 0.5, "color": "#0072B2"},
                        text=b["n"], hovertemplate="score %{x:.2f}, correct %{y:.2f}: %{text} steps<extra></extra>")])
         fig.update_layout(xaxis_title="mean step score in the bin", yaxis_title="share of steps not wrong (gold)",
@@ -115,7 +116,7 @@ if cal is not None:
 # ---- predicted vs gold positions
 names = list(rep.positions)
 behind: list[str] = []
-pos = [df.assign(localiser=n) for n, df in rep.positions.items()]
+pos = [df.assign(localiser=plotly_text(n)) for n, df in rep.positions.items()]
 if pos:
     import pandas as pd
 
@@ -153,7 +154,8 @@ st.subheader("Progress: change in step value by relative position")
 all_ids = scorers[scorers["kind"] == "step"]["scorer_id"].tolist()
 prog = cached(queries.analysis_progress_by_position, store, tuple(r.ref() for r in runs), tuple(all_ids), 10, None)
 if not prog.empty:
-    prog = prog.assign(position=(prog["rel_bin"] + 0.5) / 10)
+    prog = prog.assign(position=(prog["rel_bin"] + 0.5) / 10, scorer=prog["scorer"].map(plotly_text),
+                       run=prog["run"].map(plotly_text))
     fig = px.line(prog, x="position", y="mean_progress", color="scorer", line_dash="run", markers=True,
                   labels={"position": "relative position in the trace", "mean_progress": "mean Q(k) - Q(k-1)"})
     worst = prog.loc[prog["mean_progress"].idxmin()] if prog["mean_progress"].notna().any() else None
