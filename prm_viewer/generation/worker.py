@@ -13,70 +13,21 @@ Exit codes as the scoring worker's: 0 done, 3 failed, 4 cancelled, 5 another wor
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 import time
-import traceback
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import pyarrow as pa
 
 from prm_viewer import jobfolder as jf
-from prm_viewer.errors import PrmViewerError
-from prm_viewer.jobfolder import GeneratePayload, Progress, Status
-from prm_viewer.scoring.worker import EXIT_BUSY, EXIT_CANCELLED, EXIT_DONE, EXIT_FAILED, Cancelled
+from prm_viewer.jobfolder import GeneratePayload, Progress
 
-
-
-def _on_term(signum: int, frame: FrameType | None) -> None:
-    raise Cancelled()
 
 
 def run_job(job_dir: Path) -> int:
     """Run (or resume) the generation job in ``job_dir``; returns the exit code."""
-    job_dir = Path(job_dir)
-    lock = jf.try_lock(job_dir)
-    if lock is None:
-        print(f"another worker is running the job in {job_dir}", file=sys.stderr)
-        return EXIT_BUSY
-    previous = signal.signal(signal.SIGTERM, _on_term)
-    progress = Progress(state="starting", pid=os.getpid())
-    try:
-        jf.clear_status(job_dir)
-        spec = jf.read_spec(job_dir)
-        if not isinstance(spec.payload, GeneratePayload):
-            raise PrmViewerError(f"job folder {job_dir}: the generation worker cannot run a '{spec.kind}' job")
-        _run(job_dir, spec.payload, progress)
-        _finish(job_dir, progress, "done", None)
-        return EXIT_DONE
-    except Cancelled:
-        _finish(job_dir, progress, "cancelled", None)
-        return EXIT_CANCELLED
-    except BaseException as exc:  # the job fails with the reason; shards written so far stay
-        traceback.print_exc()
-        _finish(job_dir, progress, "failed", _reason(exc))
-        return EXIT_FAILED
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        lock.close()
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, PrmViewerError):
-        return str(exc)
-    first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-    return f"worker crashed: {type(exc).__name__}: {first} (traceback in {jf.LOG_FILE})"
-
-
-def _finish(job_dir: Path, progress: Progress, state: str, error: str | None) -> None:
-    progress.state = state
-    if state == "done":
-        progress.eta_s = 0.0
-    jf.write_progress(job_dir, progress)
-    jf.write_status(job_dir, Status(state=state, error=error, device=progress.device, dtype=progress.dtype))
+    return jf.run_job_folder(Path(job_dir), GeneratePayload, _run, "generation")
 
 
 def _versions() -> dict[str, str]:
@@ -107,8 +58,7 @@ def _run(job_dir: Path, job: GeneratePayload, progress: Progress) -> None:
     progress.backend = job.backend
     progress.traces_total, progress.traces_done, progress.state = len(keys), len(keys) - len(todo), "loading"
     jf.write_progress(job_dir, progress)
-    if jf.cancel_requested(job_dir):
-        raise Cancelled()
+    jf.check_cancel(job_dir)
     policy, ckpt = load_policy(job.checkpoint, job.backend, job.device, job.dtype, job.batch_size,
                                job.backend_options, job.trust_remote_code)
     progress.device, progress.dtype, progress.state = policy.device, policy.dtype, "running"
@@ -120,8 +70,7 @@ def _run(job_dir: Path, job: GeneratePayload, progress: Progress) -> None:
     started, generated, done_here = time.perf_counter(), 0, 0
     per_shard = max(1, int(job.shard_samples))
     for start in range(0, len(todo), per_shard):
-        if jf.cancel_requested(job_dir):
-            raise Cancelled()
+        jf.check_cancel(job_dir)
         chunk = todo[start:start + per_shard]
         for i, _ in chunk:
             if i not in prompts:
@@ -154,13 +103,7 @@ def _run(job_dir: Path, job: GeneratePayload, progress: Progress) -> None:
 
 def main(job_dir: str) -> int:
     """Entry point of the worker process."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
+    jf.prepare_worker_process()
     return run_job(Path(job_dir))
 
 

@@ -30,7 +30,8 @@ This module imports only the standard library, pyarrow and ``prm_viewer.errors``
 kind, or a tool on another machine, can use it without the scoring stack.
 
 The package: ``results.py`` (shard schemas), ``records.py`` (spec/progress/status and payloads),
-``files.py`` (atomic files, folder, shards, lock); every name is re-exported here, so
+``files.py`` (atomic files, folder, shards, lock), ``harness.py`` (the worker loop every kind
+shares: lock, SIGTERM, status, failure reason); every name is re-exported here, so
 ``from prm_viewer import jobfolder as jf; jf.NAME`` reaches all of them.
 """
 
@@ -42,5 +43,7 @@ from prm_viewer.jobfolder.records import *  # noqa: F403
 from prm_viewer.jobfolder.records import __all__ as _records_all
 from prm_viewer.jobfolder.results import *  # noqa: F403
 from prm_viewer.jobfolder.results import __all__ as _results_all
+from prm_viewer.jobfolder.harness import *  # noqa: F403
+from prm_viewer.jobfolder.harness import __all__ as _harness_all
 
-__all__ = [*_results_all, *_records_all, *_files_all]
+__all__ = [*_results_all, *_records_all, *_files_all, *_harness_all]

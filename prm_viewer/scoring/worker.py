@@ -16,17 +16,12 @@ Exit codes: 0 done, 3 failed, 4 cancelled, 5 another worker holds the job.
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 import time
-import traceback
 from pathlib import Path
-from types import FrameType
 
 from prm_viewer import jobfolder as jf
-from prm_viewer.errors import PrmViewerError
-from prm_viewer.jobfolder import Progress, ScorePayload, Status
+from prm_viewer.jobfolder import Progress, ScorePayload
 
 # Names that lived here before the contract moved to jobfolder.py (tests and tools import them).
 SHARD_SCHEMA = jf.STEP_RESULT_SCHEMA
@@ -35,74 +30,14 @@ write_json_atomic = jf.write_json_atomic
 shard_paths = jf.shard_paths
 done_trace_ids = jf.done_trace_ids
 
-EXIT_DONE, EXIT_FAILED, EXIT_CANCELLED, EXIT_BUSY = 0, 3, 4, 5
-
-
-class Cancelled(Exception):
-    """The job was asked to stop (``CANCEL`` file or SIGTERM)."""
+EXIT_DONE, EXIT_FAILED, EXIT_CANCELLED, EXIT_BUSY = jf.EXIT_DONE, jf.EXIT_FAILED, jf.EXIT_CANCELLED, jf.EXIT_BUSY
+Cancelled = jf.Cancelled
 
 
 def run_job(job_dir: Path) -> int:
-    """Run (or resume) the job in ``job_dir``; returns the process exit code (0 done, 3 failed,
-    4 cancelled, 5 another worker holds the job)."""
-    job_dir = Path(job_dir)
-    lock = jf.try_lock(job_dir)
-    if lock is None:
-        print(f"another worker is running the job in {job_dir}", file=sys.stderr)
-        return EXIT_BUSY
-    # SIGTERM (cancel from the runner) becomes an exception so the status gets written.
-    previous = signal.signal(signal.SIGTERM, _on_term)
-    try:
-        return _run_locked(job_dir)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        lock.close()
-
-
-def _run_locked(job_dir: Path) -> int:
-    jf.clear_status(job_dir)
-    progress = Progress(state="starting", pid=os.getpid())
-    try:
-        spec = jf.read_spec(job_dir)
-        if not isinstance(spec.payload, ScorePayload):  # pragma: no cover - one kind today
-            raise PrmViewerError(f"job folder {job_dir}: the scoring worker cannot run a '{spec.kind}' job")
-        _run(job_dir, spec.payload, progress)
-    except Cancelled:
-        _finish(job_dir, progress, "cancelled", None)
-        return EXIT_CANCELLED
-    except BaseException as exc:  # the job fails with the reason; shards written so far stay
-        traceback.print_exc()
-        _finish(job_dir, progress, "failed", _reason(exc))
-        return EXIT_FAILED
-    _finish(job_dir, progress, "done", None)
-    return EXIT_DONE
-
-
-def _finish(job_dir: Path, progress: Progress, state: str, error: str | None) -> None:
-    progress.state = state
-    if state == "done":
-        progress.eta_s = 0.0
-    jf.write_progress(job_dir, progress)
-    jf.write_status(job_dir, Status(state=state, error=error, device=progress.device, dtype=progress.dtype))
-
-
-def _on_term(signum: int, frame: FrameType | None) -> None:
-    raise Cancelled()
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, PrmViewerError):
-        return str(exc)
-    name = type(exc).__name__
-    if isinstance(exc, MemoryError) or "OutOfMemory" in name or "out of memory" in str(exc).lower():
-        return f"out of memory ({name}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); lower --batch-tokens or use a smaller dtype"
-    first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-    return f"worker crashed: {name}: {first} (traceback in {jf.LOG_FILE})"
-
-
-def _check_cancel(job_dir: Path) -> None:
-    if jf.cancel_requested(job_dir):
-        raise Cancelled()
+    """Run (or resume) the scoring job in ``job_dir``; returns the process exit code (0 done,
+    3 failed, 4 cancelled, 5 another worker holds the job)."""
+    return jf.run_job_folder(Path(job_dir), ScorePayload, _run, "scoring")
 
 
 def _run(job_dir: Path, job: ScorePayload, progress: Progress) -> None:
@@ -119,7 +54,7 @@ def _run(job_dir: Path, job: ScorePayload, progress: Progress) -> None:
     progress.backend = scorer.backend
     progress.traces_total, progress.traces_done, progress.state = len(ids), len(ids) - len(todo), "loading"
     jf.write_progress(job_dir, progress)
-    _check_cancel(job_dir)
+    jf.check_cancel(job_dir)
     # what this machine makes of the request (auto -> cuda/bf16 or cpu/float32), before loading
     progress.device, progress.dtype = get_backend(scorer.backend).resolve(scorer.device, scorer.dtype)
     engine = load_engine(scorer, scorer_id=job.scorer_id)
@@ -138,7 +73,7 @@ def _run(job_dir: Path, job: ScorePayload, progress: Progress) -> None:
     started = time.perf_counter()
     done_here = 0
     for start in range(0, len(todo), per_shard):
-        _check_cancel(job_dir)
+        jf.check_cancel(job_dir)
         chunk = todo[start:start + per_shard]
         traces = [TraceInput(ids[i], problems[i], steps[i], refs[i]) for i in chunk]
         result = jf.as_step_results(score_traces(engine, traces), job.scorer_id)
@@ -156,14 +91,7 @@ def _run(job_dir: Path, job: ScorePayload, progress: Progress) -> None:
 
 def main(job_dir: str) -> int:
     """Entry point of the worker process (the CLI's ``worker`` command calls it too)."""
-    # a child process: no progress bars of libraries in the log
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
+    jf.prepare_worker_process()
     return run_job(Path(job_dir))
 
 
