@@ -262,13 +262,7 @@ class JobRunner:
         for name, table in jf.iter_shards(job_dir, skip=seen):
             self.store.update_job(job["job_id"], ingest=table)
             seen.add(name)
-        prog = jf.read_progress(job_dir)
-        update: dict[str, Any] = {}
-        if prog is not None:
-            update = {k: v for k, v in (("traces_done", prog.traces_done), ("tokens_per_s", prog.tokens_per_s),
-                                        ("eta_s", prog.eta_s), ("device", prog.device),
-                                        ("dtype", prog.dtype)) if v is not None}
-        update.update(fields)
+        update = {**_progress_fields(job_dir), **fields}
         if update:
             self.store.update_job(job["job_id"], **update)
 
@@ -305,13 +299,7 @@ class JobRunner:
         the final fields in one transaction (a failure to write fails the job with the reason)."""
         from prm_viewer.generation.dataset import write_job_dataset
 
-        prog = jf.read_progress(Path(job["job_dir"]))
-        update: dict[str, Any] = {}
-        if prog is not None:
-            update = {k: v for k, v in (("traces_done", prog.traces_done), ("tokens_per_s", prog.tokens_per_s),
-                                        ("eta_s", prog.eta_s), ("device", prog.device),
-                                        ("dtype", prog.dtype)) if v is not None}
-        update.update(fields)
+        update = {**_progress_fields(Path(job["job_dir"])), **fields}
         if update.get("status") != "done":
             if update:
                 self.store.update_job(job["job_id"], **update)
@@ -320,6 +308,16 @@ class JobRunner:
             write_job_dataset(self.store, job, **update)
         except PrmViewerError as exc:
             self.store.update_job(job["job_id"], **{**update, "status": "failed", "error": f"writing the dataset: {exc}"})
+
+
+def _progress_fields(job_dir: Path) -> dict[str, Any]:
+    """The job-row fields a worker's ``progress.json`` sets (the ones it has reported so far)."""
+    prog = jf.read_progress(job_dir)
+    if prog is None:
+        return {}
+    return {k: v for k, v in (("traces_done", prog.traces_done), ("tokens_per_s", prog.tokens_per_s),
+                              ("eta_s", prog.eta_s), ("device", prog.device), ("dtype", prog.dtype))
+            if v is not None}
 
 
 def _terminate(pid: int) -> None:

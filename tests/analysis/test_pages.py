@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.apptest import run_page
 
 demo = pytest.importorskip("prm_viewer.demo")
-AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 
 
 @pytest.fixture
@@ -25,17 +24,10 @@ def demo_db(tmp_path, monkeypatch) -> Path:
     return path
 
 
-def _run(page: str) -> AppTest:
-    # Through app.py, as a user gets there: the page runs inside the app's error boundary.
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.switch_page(f"pages/{page}")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def test_localisation_page(demo_db):
-    at = _run("localisation.py")
+    at = run_page("localisation.py")
     text = " ".join(m.value for m in at.markdown)
     assert "Reading:" in text and "ProcessBench F1" in text
     assert any("tau =" in c.value for c in at.caption)
@@ -45,7 +37,7 @@ def test_localisation_page(demo_db):
 
 
 def test_compare_page(demo_db):
-    at = _run("compare.py")
+    at = run_page("compare.py")
     text = " ".join(m.value for m in at.markdown)
     assert "final-answer accuracy A" in text and "McNemar" in text
     assert len(at.metric) == 4

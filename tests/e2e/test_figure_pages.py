@@ -11,7 +11,7 @@ import pytest
 
 from prm_viewer.store import Store
 from tests.analysis.test_bestofn import make_store
-from tests.conftest import ROOT
+from tests.apptest import run_page
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 
@@ -49,12 +49,6 @@ def figures_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return db
 
 
-def _run(page: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.switch_page(f"pages/{page}")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def _text(at: AppTest) -> str:
@@ -62,14 +56,14 @@ def _text(at: AppTest) -> str:
 
 
 def test_bestofn_page(figures_db: Path) -> None:
-    at = _run("bestofn.py")
+    at = run_page("bestofn.py")
     assert "at N = 4, the best PRM rule is" in _text(at)
     assert any("every subset of the samples" in m.value for m in at.markdown)
     assert len(at.dataframe) >= 3
 
 
 def test_agreement_page(figures_db: Path) -> None:
-    at = _run("agreement.py")
+    at = run_page("agreement.py")
     assert "Cohen's kappa (steps)" in [m.label for m in at.metric]
     links = at.dataframe[1].value["open"].tolist()
     assert links and all(u.startswith("/trace?trace=") and "&step=" in u for u in links)
@@ -79,13 +73,13 @@ def test_agreement_page(figures_db: Path) -> None:
 
 
 def test_benchmarks_page(figures_db: Path) -> None:
-    at = _run("benchmarks.py")
+    at = run_page("benchmarks.py")
     text = _text(at)
     assert "tuned on gsm8k and transferred" in text and "best overall PRMScore" in text
 
 
 def test_localisation_calibration(figures_db: Path) -> None:
-    at = _run("localisation.py")
+    at = run_page("localisation.py")
     assert "expected calibration error" in _text(at)
 
 
