@@ -30,6 +30,7 @@ PAGES = (
     ("pages/bestofn.py", "Best-of-N", ":material/leaderboard:", "Best-of-N reranking curves of a PRM, with majority vote and pass@N."),
     ("pages/agreement.py", "Agreement", ":material/handshake:", "Two scorers (or a scorer and gold) on the same steps; the consensus subset."),
     ("pages/benchmarks.py", "Benchmarks", ":material/table_chart:", "ProcessBench and PRMBench tables as the papers print them, CSV and LaTeX."),
+    ("pages/labelling.py", "Labelling", ":material/edit_note:", "Label steps in queues built from an Explorer filter; agreement between annotators."),
 )
 
 

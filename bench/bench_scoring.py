@@ -10,8 +10,11 @@ Workloads (from ../shared/data when present, else synthetic):
   processbench   the first ``--limit`` traces of ProcessBench gsm8k.json (almost one trace per problem)
   gsm8k-samples  the first ``--limit // 4`` problems of grade-school-math's model solutions, four
                  solutions per problem (the best-of-N / several-policies case)
-Sides: naive loop (float32); engine float32 (the CPU default, shared prefixes on); engine float32
-with prefix sharing off; engine bfloat16 (opt-in on CPU; scores differ by bf16 rounding).
+Sides: naive loop (float32); engine float32 (the CPU default: per bucket, per-trace or batched,
+and per chunk of prefix groups, shared or not, by the cost model calibrated on the first units,
+``backends/planner.py``); engine float32 forced to padded batches without sharing (the old fixed
+rule); engine float32 forced per-trace; engine bfloat16 (opt-in on CPU; scores differ by bf16
+rounding; float32 arithmetic on bf16-rounded weights where the CPU has no bf16 matmul kernels).
 Roofline: the matmul throughput of this CPU measured in the same run (float32 and bfloat16, the
 model's own matrix shapes) against the FLOPs the model needs for the workload.
 
@@ -35,11 +38,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
-SIDES = {  # name -> (mode, dtype, prefix sharing)
-    "naive per-trace loop (float32)": ("naive", "float32", "off"),
-    "engine, float32 (default)": ("engine", "float32", "auto"),
-    "engine, float32, prefix sharing off": ("engine", "float32", "off"),
-    "engine, bfloat16 (opt-in)": ("engine", "bfloat16", "auto"),
+SIDES = {  # name -> (mode, dtype, backend options as JSON)
+    "naive per-trace loop (float32)": ("naive", "float32", "{}"),
+    "engine, float32 (default: measured choice)": ("engine", "float32", "{}"),
+    "engine, float32, forced batched, no sharing (old rule)": (
+        "engine", "float32", '{"execution": "batched", "prefix_sharing": "off"}'),
+    "engine, float32, forced per-trace": ("engine", "float32", '{"execution": "per-trace"}'),
+    "engine, bfloat16 (opt-in)": ("engine", "bfloat16", "{}"),
 }
 
 
@@ -110,18 +115,20 @@ def build_model(folder: Path, traces: list[dict]) -> None:
     tok.save_pretrained(folder)
 
 
-def run_engine(folder: str, traces: list[dict], batch_tokens: int, dtype: str, sharing: str) -> dict:
+def run_engine(folder: str, traces: list[dict], batch_tokens: int, dtype: str, options: str) -> dict:
     from prm_viewer.scoring.engine import ScorerSpec, load_engine, score_traces
     from prm_viewer.scoring.recipes import TraceInput
 
     engine = load_engine(ScorerSpec(recipe="qwen-prm", checkpoint=folder, device="cpu", dtype=dtype,
-                                    batch_tokens=batch_tokens, backend_options={"prefix_sharing": sharing}))
+                                    batch_tokens=batch_tokens, backend_options=json.loads(options)))
     items = [TraceInput(t["trace_id"], t["problem"], t["steps"]) for t in traces]
     t0 = time.perf_counter()
     table = score_traces(engine, items)
     seconds = time.perf_counter() - t0
+    runner = engine.runner
     return {"seconds": seconds, "tokens": engine.tokens, "scores": table.column("score").to_pylist(),
-            "sharing": engine.runner.prefix_sharing}
+            "sharing": runner.prefix_sharing, "compute_dtype": getattr(runner, "compute_dtype", dtype),
+            "chosen": {**runner.plain_planner.chosen, **runner.group_planner.chosen}}
 
 
 def run_naive(folder: str, traces: list[dict]) -> dict:
@@ -161,17 +168,18 @@ def run_naive(folder: str, traces: list[dict]) -> dict:
 
 
 def _matmul_gflops(cfg, dtype: str) -> float:
-    """Best throughput of this CPU on the model's own matmul shapes (a 512-token block)."""
+    """Best throughput of this CPU on the model's own matmul shapes (a 512-token block); each
+    trial runs ~0.2 s whatever the speed (bf16 without native kernels is ~30x slower)."""
     import torch
 
     dt = getattr(torch, dtype)
     best = 0.0
     for k, n in ((cfg.hidden_size, cfg.intermediate_size), (cfg.intermediate_size, cfg.hidden_size)):
         a, b = torch.randn(512, k, dtype=dt), torch.randn(k, n, dtype=dt)
-        for _ in range(3):
-            a @ b
+        t0 = time.perf_counter()
+        a @ b
+        reps = max(1, min(20, int(0.2 / max(time.perf_counter() - t0, 1e-6))))
         for _trial in range(5):
-            reps = 20
             t0 = time.perf_counter()
             for _ in range(reps):
                 a @ b
@@ -179,13 +187,13 @@ def _matmul_gflops(cfg, dtype: str) -> float:
     return best
 
 
-def child(mode: str, folder: str, traces_file: str, batch_tokens: int, threads: int, dtype: str, sharing: str) -> None:
+def child(mode: str, folder: str, traces_file: str, batch_tokens: int, threads: int, dtype: str, options: str) -> None:
     import torch
 
     if threads:
         torch.set_num_threads(threads)
     traces = json.loads(Path(traces_file).read_text())
-    out = run_engine(folder, traces, batch_tokens, dtype, sharing) if mode == "engine" else run_naive(folder, traces)
+    out = run_engine(folder, traces, batch_tokens, dtype, options) if mode == "engine" else run_naive(folder, traces)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["threads"] = torch.get_num_threads()
     print("RESULT " + json.dumps(out))
@@ -200,10 +208,10 @@ def bench_workload(workload: str, args: argparse.Namespace, tmp: Path) -> None:
     results: dict[str, dict] = {}
     peak: dict[str, float] = {}  # best matmul GFLOP/s seen in any round
     for _round in range(args.repeat):  # sides interleaved, best time of each kept: load on this shared
-        for name, (mode, dtype, sharing) in SIDES.items():  # machine hits the rounds, not one side
+        for name, (mode, dtype, options) in SIDES.items():  # machine hits the rounds, not one side
             r = subprocess.run([sys.executable, __file__, "--child", mode, str(folder), "--traces-file", str(tf),
                                 "--batch-tokens", str(args.batch_tokens), "--threads", str(args.threads),
-                                "--dtype", dtype, "--sharing", sharing],
+                                "--dtype", dtype, "--options", options],
                                capture_output=True, text=True, check=True)
             line = [x for x in r.stdout.splitlines() if x.startswith("RESULT ")][-1]
             res = json.loads(line[len("RESULT "):])
@@ -213,22 +221,41 @@ def bench_workload(workload: str, args: argparse.Namespace, tmp: Path) -> None:
                 results[name] = res
     naive = results["naive per-trace loop (float32)"]
     n = len(traces)
-    print(f"\n### {workload}: {source} (best of {args.repeat} round(s))\n")
+    g32, g16 = peak["float32"], peak["bfloat16"]
+    print(f"\n### {workload}: {source} (best of {args.repeat} round(s); load average {_load()})\n")
     print(f"model: Qwen2ForProcessRewardModel layout, ~21M parameters, CPU, {naive['threads']} torch threads; "
           f"batch_tokens={args.batch_tokens or 'auto'}; {naive['tokens']} tokens, {len(naive['scores'])} steps; "
-          f"{naive['flops'] / 1e12:.2f} TFLOP of forward passes\n")
-    print("| side | seconds | tokens/s | traces/s | peak RSS (MB) | speed-up | max abs score diff vs naive |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          f"{naive['flops'] / 1e12:.2f} TFLOP of forward passes; matmul peak of this CPU measured in the same run: "
+          f"{g32:.0f} GFLOP/s float32, {g16:.0f} GFLOP/s bfloat16\n")
+    print("| side | seconds | tokens/s | traces/s | peak RSS (MB) | speed-up | useful GFLOP/s | % of its roofline "
+          "| units per arm | max abs score diff vs naive |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
     for name, r in results.items():
         diff = max(abs(a - b) for a, b in zip(naive["scores"], r["scores"]))
+        useful = naive["flops"] / r["seconds"] / 1e9  # the naive loop's FLOPs: what the work needs
+        compute = r.get("compute_dtype", "float32")
+        roof = g16 if compute == "bfloat16" else g32
+        arms = ", ".join(f"{k} {v}" for k, v in sorted(r.get("chosen", {}).items())) or "-"
         print(f"| {name} | {r['seconds']:.1f} | {naive['tokens'] / r['seconds']:.0f} | {n / r['seconds']:.2f} | "
-              f"{r['peak_rss_mb']:.0f} | {naive['seconds'] / r['seconds']:.2f}x | {diff:.1e} |")
-    g32, g16 = peak["float32"], peak["bfloat16"]
+              f"{r['peak_rss_mb']:.0f} | {naive['seconds'] / r['seconds']:.2f}x | {useful:.0f} | "
+              f"{100 * useful / roof:.0f}% ({compute}) | {arms} | {diff:.1e} |")
     achieved = naive["flops"] / naive["seconds"] / 1e9
-    print(f"\nroofline: matmul peak of this CPU {g32:.0f} GFLOP/s float32, {g16:.0f} GFLOP/s bfloat16; "
-          f"the naive loop does {achieved:.0f} GFLOP/s = {100 * achieved / g32:.0f}% of the float32 peak, so any "
-          f"engine that computes every token in float32 is at most {g32 / achieved:.2f}x faster; "
-          f"in bfloat16 at most {g16 / achieved:.2f}x.")
+    print(f"\nroofline: the naive loop does {achieved:.0f} GFLOP/s = {100 * achieved / g32:.0f}% of the float32 peak, "
+          f"so an engine computing every token in float32 is at most {g32 / achieved:.2f}x faster; one computing in "
+          f"bfloat16 at most {g16 / achieved:.2f}x (bf16 peak / float32 peak = {g16 / g32:.2f}; native bf16 matmul "
+          f"kernels on this CPU: {_native_bf16()}).")
+
+
+def _load() -> str:
+    import os
+
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _native_bf16() -> bool:
+    import torch
+
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def main() -> None:
@@ -241,10 +268,10 @@ def main() -> None:
     ap.add_argument("--child", nargs=2, metavar=("MODE", "DIR"))
     ap.add_argument("--traces-file")
     ap.add_argument("--dtype", default="float32")
-    ap.add_argument("--sharing", default="auto")
+    ap.add_argument("--options", default="{}", help="backend options (JSON) of an engine child")
     args = ap.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], args.traces_file, args.batch_tokens, args.threads, args.dtype, args.sharing)
+        child(args.child[0], args.child[1], args.traces_file, args.batch_tokens, args.threads, args.dtype, args.options)
         return
     with tempfile.TemporaryDirectory() as tmp:
         for workload in args.workloads.split(","):

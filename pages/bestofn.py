@@ -11,6 +11,7 @@ from prm_viewer import queries
 from prm_viewer.analysis import bestofn as bon
 from prm_viewer.analysis.runs import Run
 from prm_viewer.ui import analysis_widgets as aw
+from prm_viewer.ui.gold import gold_selector
 from prm_viewer.ui.page import page, require_datasets
 from prm_viewer.ui.state import cached
 
@@ -29,8 +30,9 @@ c1, c2, c3 = st.columns([2, 1, 1])
 scorer = c1.selectbox("Scorer", step_scorers, key="bon-scorer")
 repeats = int(c2.number_input("Random subsets per N", 1, 200, 20, key="bon-rep"))
 seed = int(c3.number_input("Seed", 0, 10**6, 0, key="bon-seed"))
+gold = gold_selector(store, run.dataset_id, "bon-gold")
 rep = cached(bon.bestofn_report, store, Run(run.dataset_id, run.dataset, run.generator), scorer,
-             repeats=repeats, seed=seed)
+             repeats=repeats, seed=seed, gold=gold)
 
 aggs = st.multiselect("Aggregations of step scores", list(queries.AGGREGATIONS), default=["min", "last"], key="bon-aggs")
 rules = st.multiselect("Selection rules", list(bon.RULES), default=list(bon.RULES), key="bon-rules",

@@ -19,6 +19,7 @@ from prm_viewer.analysis.stats import Interval, format_p
 from prm_viewer.errors import PrmViewerError
 from prm_viewer.ui import analysis_widgets as aw
 from prm_viewer.ui import compare_view as cv
+from prm_viewer.ui.gold import gold_selector
 from prm_viewer.ui.page import page, require_datasets
 from prm_viewer.ui.state import cached
 from prm_viewer.ui.text import plain, plotly_text
@@ -45,7 +46,8 @@ with st.expander("Runs, scorer and pairing", expanded=False):
     pairing = c2.radio("Pair problems by", list(cmp.PAIR_KEYS), horizontal=True, key="cmp-pair")
 scorer_name = None if scorer == "(none)" else scorer
 scorer_id = None if scorer_name is None else str(step.loc[step["name"] == scorer_name, "scorer_id"].iloc[0])
-rep = cached(compare_report, store, a, b, scorer=scorer_name, pairing=pairing)
+gold = gold_selector(store, a.dataset_id if a.dataset_id == b.dataset_id else None, "cmp-gold")
+rep = cached(compare_report, store, a, b, scorer=scorer_name, pairing=pairing, gold=gold)
 st.text(f"A = {aw.snippet(rep.a, 80)} ({rep.n_traces_a} traces), B = {aw.snippet(rep.b, 80)} ({rep.n_traces_b} traces); "
         f"{rep.n_shared_problems} shared problems, paired by {rep.pairing}"
         + (f"; step scores from {aw.snippet(rep.scorer, 60)}." if rep.scorer else "; no scorer."))

@@ -15,6 +15,7 @@ from prm_viewer.analysis.reports import localisation_report
 from prm_viewer.analysis.runs import Run
 from prm_viewer.analysis.calibration import calibration_report
 from prm_viewer.ui import analysis_widgets as aw
+from prm_viewer.ui.gold import gold_selector
 from prm_viewer.ui.page import page, require_datasets
 from prm_viewer.ui.state import cached
 from prm_viewer.ui.text import plain, plotly_text
@@ -36,6 +37,7 @@ if not step_scorers:
 c1, c2 = st.columns(2)
 scorer = c1.selectbox("Scorer", step_scorers, key="loc-scorer")
 critic = c2.selectbox("Critic to compare (optional)", ["(none)"] + critics, key="loc-critic")
+gold = gold_selector(store, ids[0] if len(ids) == 1 else None, "loc-gold")
 mode = st.radio("Threshold", ["scorer's own", "fixed", "tune on a split"], horizontal=True, key="loc-mode")
 threshold = tune_on = None
 in_sample = False
@@ -48,7 +50,7 @@ elif mode == "tune on a split":
 
 runs = tuple(Run(dataset_id=d, dataset=n) for d, n in zip(ids, chosen))
 rep = cached(localisation_report, store, runs, scorer, threshold=threshold, tune_on=tune_on,
-             in_sample=in_sample, critic=None if critic == "(none)" else critic)
+             in_sample=in_sample, critic=None if critic == "(none)" else critic, gold=gold)
 
 st.caption(f"tau = {rep.threshold:.4f} ({plain(rep.threshold_source)}); reported splits: "
            f"{', '.join(plain(s) for s in rep.reported_splits)}; "

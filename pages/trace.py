@@ -1,7 +1,11 @@
 """Trace: one reasoning trace, step by step, with every scorer's scores and the first errors.
 
 Deep link: ``/trace?trace=<trace_id>`` (optionally ``&step=k`` and the Explorer's filter, which
-decides previous/next).
+decides previous/next; ``&queue=<queue id>`` labels it as an item of that labelling queue, and
+``/trace?queue=<queue id>`` alone opens the visitor's next item).
+
+Labelling (sidebar, once an annotator name is known): every step has its label control, and the
+panel acts on the selected step with the keyboard (:mod:`prm_viewer.ui.annotate`).
 """
 
 from __future__ import annotations
@@ -9,15 +13,30 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from prm_viewer import queries, settings
+from prm_viewer import annotation, queries, settings
 from prm_viewer.queries import TraceFilter
-from prm_viewer.ui import filters, trace_view
+from prm_viewer.ui import annotate, filters, trace_view
 from prm_viewer.ui.page import page
 from prm_viewer.ui.state import cached
 from prm_viewer.ui.text import plain, safe_markdown
 
 store = page()  # the title names the trace, once it is found
 params = filters.current_params()
+who = annotate.annotator_picker()
+queue_id = st.query_params.get("queue")
+if queue_id and not st.query_params.get("trace"):
+    if who is None:
+        st.title("Trace")
+        st.info("Give your annotator name (sidebar) to open your next item of this labelling queue.")
+        st.stop()
+    nxt = annotation.next_item(store, queue_id, who)
+    if nxt is None:
+        st.title("Trace")
+        st.success("You have labelled every item of this queue.")
+        st.page_link("pages/labelling.py", label="Back to the queues", icon=":material/edit_note:",
+                     query_params={"queue": queue_id})
+        st.stop()
+    st.query_params["trace"] = nxt
 trace_id = st.query_params.get("trace") or st.session_state.get("_last_trace")
 if not trace_id:
     st.title("Trace")
@@ -57,7 +76,7 @@ c1, c2, c3, c4 = st.columns([1, 1, 2, 2], vertical_alignment="center")
 for col, key, label, icon in ((c1, "previous", "Previous", ":material/arrow_back:"),
                               (c2, "next", "Next", ":material/arrow_forward:")):
     if nav[key] and col.button(label, icon=icon, key=f"nav_{key}"):
-        st.switch_page("pages/trace.py", query_params=filters.link_params(flt, view, trace=nav[key]))
+        st.switch_page("pages/trace.py", query_params=filters.link_params(flt, view, trace=nav[key], queue=queue_id))
 c3.caption(f"{nav['position']:,} of {nav['total']:,} "
            f"{'in the current filter' if flt != TraceFilter(datasets=(head['dataset_id'],)) else 'in this dataset'}")
 c4.page_link("pages/explorer.py", label="Back to the Explorer", icon=":material/grid_view:",
@@ -98,6 +117,18 @@ def jump(step: int) -> None:
     st.session_state[page_key] = step // per_page + 1
     st.session_state["_tr_step_seen"] = (trace_id, step)
 
+
+# ---- labels: every annotator's (gold included) in one read; the panel acts on the selected step
+labels = cached(annotation.trace_labels, store, trace_id)
+gold_display = annotate.gold_name(store, head["dataset_id"])
+shown_labels = annotate.labels_by_step(labels, gold_display)
+mine = annotate.own_labels(labels, who)
+in_page = selected_step is not None and first <= selected_step < first + len(steps)
+current = selected_step if in_page else (first if len(steps) else None)
+if who is not None and current is not None:
+    if queue_id:
+        annotate.queue_panel(store, queue_id, str(trace_id), who)
+    annotate.label_panel(store, str(trace_id), n_steps, int(current), str(steps["text"].iloc[int(current) - first]), mine, who, jump)
 
 if not preds.empty:
     st.subheader("First error")
@@ -140,6 +171,10 @@ if paged:
 by_step = {k: grp for k, grp in scores.groupby("step_idx")} if not scores.empty else {}
 empty = scores.iloc[0:0]
 for row in steps.itertuples(index=False):
-    label = None if pd.isna(row.gold_label) else int(row.gold_label)
-    trace_view.step_block(int(row.step_idx), row.text, label, by_step.get(row.step_idx, empty), gold,
-                          predicted, selected=(selected_step == row.step_idx))
+    k = int(row.step_idx)
+    gold_label = None if pd.isna(row.gold_label) else int(row.gold_label)
+    control = None if who is None else (
+        lambda k=k: annotate.step_control(store, str(trace_id), k, mine.get(k, (None, None))[0], str(who), jump))
+    trace_view.step_block(k, row.text, gold_label, by_step.get(row.step_idx, empty), gold, predicted,
+                          selected=(current == k) if who is not None else (selected_step == k),
+                          labels=annotate.label_markdown(shown_labels.get(k, []), gold_display), control=control)

@@ -34,12 +34,14 @@ class Layout:
     """A row layout: what one output row is."""
 
     name: str
-    build: Callable[[Store, Sequence[str] | None, Mapping[str, Any] | None, bool], tuple[str, list[Any]]]
-    """``(store, dataset_ids, filters, csv_safe) -> (sql, params)``."""
+    build: Callable[..., tuple[str, list[Any]]]
+    """``(store, dataset_ids, filters, csv_safe, gold=..., annotators=...) -> (sql, params)``."""
 
 
 def _processbench(store: Store, ids: Sequence[str] | None, filters: Mapping[str, Any] | None,
-                  csv_safe: bool) -> tuple[str, list[Any]]:
+                  csv_safe: bool, gold: str = "gold", annotators: Sequence[str] = ()) -> tuple[str, list[Any]]:
+    if gold != "gold":
+        return queries.label_processbench_sql(gold, ids, filters)
     return queries.export_processbench_sql(ids, filters)
 
 
@@ -91,28 +93,40 @@ def _dataset_ids(store: Store, datasets: DatasetRefs) -> list[str] | None:
 
 
 def _query(store: Store, datasets: DatasetRefs, out: OutputFormat, per: str,
-           filters: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
-    return _layout(out, per).build(store, _dataset_ids(store, datasets), filters, out.csv_safe)
+           filters: Mapping[str, Any] | None, gold: str = "gold", annotators: Sequence[str] = ()) -> tuple[str, list[Any]]:
+    gold = queries.check_gold(store, gold)
+    for name in annotators:
+        queries.check_gold(store, f"annotator:{name}")
+    return _layout(out, per).build(store, _dataset_ids(store, datasets), filters, out.csv_safe, gold=gold,
+                                   annotators=list(annotators))
 
 
 def export_to_path(store: Store, datasets: DatasetRefs, fmt: str, output_path: str | Path, per: str = "step",
-                   filters: Mapping[str, Any] | None = None) -> int:
-    """Write a selection to ``output_path``; returns the number of rows written.
+                   filters: Mapping[str, Any] | None = None, gold: str = "gold",
+                   annotators: Sequence[str] = ()) -> int:
+    """Write a selection to ``output_path``; returns the number of rows written. ``gold``: the
+    gold source (``queries.gold``) of the gold columns; ``annotators``: one label column each.
 
     The file appears complete or not at all (written beside it, then renamed).
     """
     out = _format(fmt)
-    sql, params = _query(store, datasets, out, per, filters)
+    sql, params = _query(store, datasets, out, per, filters, gold, annotators)
+    return write_query(store, sql, params, output_path, out.suffix, out.name)
+
+
+def write_query(store: Store, sql: str, params: list[Any], output_path: str | Path, suffix: str, fmt: str) -> int:
+    """Stream a query to ``output_path`` (``fmt``: a key of ``queries.COPY_OPTIONS``), complete
+    or not at all; returns the number of rows."""
     target = Path(output_path)
     if target.is_dir():
         raise PrmViewerError(f"{target} is a folder; give a file name")
     if not target.parent.is_dir():
         raise PrmViewerError(f"cannot write {target}: the folder {target.parent} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=out.suffix, dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        n = queries.copy_query(store, sql, params, tmp, out.name)
+        n = queries.copy_query(store, sql, params, tmp, fmt)
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -127,19 +141,19 @@ def export_dataset(store: Store, dataset_ref: DatasetRefs, fmt: str, output_path
 
 
 def export_bytes(store: Store, datasets: DatasetRefs, fmt: str, per: str = "step",
-                 filters: Mapping[str, Any] | None = None) -> bytes:
+                 filters: Mapping[str, Any] | None = None, gold: str = "gold", annotators: Sequence[str] = ()) -> bytes:
     """The same export as bytes, for a download button (e.g. the Export page's current filter)."""
     out = _format(fmt)
     with tempfile.TemporaryDirectory(prefix="prm_viewer_export_") as tmp:
         path = Path(tmp) / f"export{out.suffix}"
-        export_to_path(store, datasets, fmt, path, per=per, filters=filters)
+        export_to_path(store, datasets, fmt, path, per=per, filters=filters, gold=gold, annotators=annotators)
         return path.read_bytes()
 
 
 def export_frame(store: Store, datasets: DatasetRefs, per: str = "step", filters: Mapping[str, Any] | None = None,
-                 limit: int | None = 1000) -> pd.DataFrame:
+                 limit: int | None = 1000, gold: str = "gold", annotators: Sequence[str] = ()) -> pd.DataFrame:
     """The rows an export would write (Parquet columns, text verbatim), for previews."""
-    sql, params = _query(store, datasets, OUTPUT_FORMATS["parquet"], per, filters)
+    sql, params = _query(store, datasets, OUTPUT_FORMATS["parquet"], per, filters, gold, annotators)
     return queries.query_frame(store, sql, params, limit=limit)
 
 
@@ -150,3 +164,37 @@ def file_name(datasets: DatasetRefs, fmt: str, per: str = "step") -> str:
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in base) or "export"
     kind = "processbench" if out.layout else f"{per}s"
     return f"{safe}_{kind}{out.suffix}"
+
+
+# --------------------------------------------------------------------------- training data from labels
+
+LABEL_FORMATS: dict[str, tuple[str, str]] = {
+    "trl-stepwise": (".jsonl", "TRL stepwise supervision: prompt, completions, labels (PRMTrainer)"),
+    "processbench": (".jsonl", "ProcessBench JSONL: the first error as label"),
+    "prm800k": (".jsonl", "PRM800K-like raw records: per-step ratings"),
+    "csv": (".csv", "CSV, one row per step, one label / note column per annotator"),
+}
+"""Training-data formats of :func:`export_labels` (``queries.label_export`` has their rules)."""
+
+
+def export_labels(store: Store, datasets: DatasetRefs, fmt: str, output_path: str | Path, gold: str = "gold",
+                  annotators: Sequence[str] | None = None, filters: Mapping[str, Any] | None = None) -> int:
+    """Write step labels under the gold source ``gold`` as training data (``fmt`` in
+    :data:`LABEL_FORMATS`); ``annotators`` (csv: default every annotator of the selection).
+    Returns the number of rows (records) written."""
+    if fmt not in LABEL_FORMATS:
+        raise PrmViewerError(f"unknown label export format '{fmt}'; choose one of {', '.join(LABEL_FORMATS)}")
+    gold = queries.check_gold(store, gold)
+    ids = _dataset_ids(store, datasets)
+    if fmt == "csv":
+        scopes: list[str | None] = list(ids) if ids is not None else [None]
+        names = list(annotators) if annotators is not None else sorted(
+            {n for d in scopes for n in queries.label_annotators(store, d)})
+        for name in names:
+            queries.check_gold(store, f"annotator:{name}")
+        sql, params = queries.label_csv_sql(gold, ids, filters, names)
+        return write_query(store, sql, params, output_path, ".csv", "csv")
+    build = {"trl-stepwise": queries.label_trl_sql, "processbench": queries.label_processbench_sql,
+             "prm800k": queries.label_prm800k_sql}[fmt]
+    sql, params = build(gold, ids, filters)
+    return write_query(store, sql, params, output_path, ".jsonl", "jsonl")

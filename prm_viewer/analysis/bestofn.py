@@ -1,8 +1,8 @@
 """Best-of-N reranking with a PRM, as the papers compute it.
 
 The per-problem work (random subsets, argmax and vote per aggregation, pass and majority) runs in
-DuckDB (:func:`prm_viewer.queries.figures.bestofn_accuracy`, whose docstring states the rules:
-subsets, tie breaks, answer matching). This module adds the statistics: a normal-approximation
+DuckDB (:class:`prm_viewer.queries.figures.BestOfNSource`; the module's docstring states the
+rules: subsets, tie breaks, answer matching). This module adds the statistics: a normal-approximation
 confidence interval over problems, the "right answer, flawed process" share among the picks (the
 diagnostic of "The Lessons of Developing PRMs", Qwen, arXiv 2501.07301) and the histogram of where
 the trace minimum falls.
@@ -22,7 +22,7 @@ from prm_viewer import queries
 from prm_viewer.analysis.jsonable import jsonable
 from prm_viewer.analysis.runs import Run
 from prm_viewer.errors import PrmViewerError
-from prm_viewer.queries.figures import AGGREGATIONS
+from prm_viewer.queries.figures import AGGREGATIONS, BestOfNSource, bestofn_source
 from prm_viewer.store import Store
 
 RULES = {"max": "argmax of the aggregate (PRM-max)", "vote": "PRM-weighted majority vote"}
@@ -126,11 +126,19 @@ class BestOfNReport:
 
 
 def bestofn_report(store: Store, run: Run, scorer: str, ns: Sequence[int] | None = None,
-                   repeats: int = 20, seed: int = 0, confidence: float = 0.95) -> BestOfNReport:
-    """Best-of-N curves, the flawed-pick share and the minimum positions for ``scorer`` on ``run``."""
+                   repeats: int = 20, seed: int = 0, confidence: float = 0.95, gold: str = "gold") -> BestOfNReport:
+    """Best-of-N curves, the flawed-pick share and the minimum positions for ``scorer`` on ``run``;
+    ``gold``: the gold source (``queries.gold``) of the picks' first errors in the flawed share."""
     sc = store.resolve_scorer(scorer)
     refs = [run.ref()]
-    counts = queries.bestofn_sample_counts(store, refs, sc["scorer_id"])
+    # One pass over the step scores for every table below (a temporary per-trace table).
+    with bestofn_source(store, refs, sc["scorer_id"]) as src:
+        return _report(store, run, sc, src, ns, repeats, seed, confidence, gold)
+
+
+def _report(store: Store, run: Run, sc: dict[str, Any], src: BestOfNSource, ns: Sequence[int] | None,
+            repeats: int, seed: int, confidence: float, gold: str) -> BestOfNReport:
+    counts = src.counts()
     if counts.empty:
         raise PrmViewerError(f"no trace of '{run.label}' has both a known final-answer correctness and scores from "
                              f"'{sc['name']}'")
@@ -143,9 +151,12 @@ def bestofn_report(store: Store, run: Run, scorer: str, ns: Sequence[int] | None
         raise PrmViewerError(f"N = {', '.join(map(str, bad))} is out of range: problems have at most {max_k} samples")
     if repeats < 1:
         raise PrmViewerError("repeats must be at least 1")
-    wide = queries.bestofn_accuracy(store, refs, sc["scorer_id"], chosen, repeats=repeats, seed=seed)
-    picks = queries.bestofn_picks(store, refs, sc["scorer_id"])
-    hist = queries.minimum_positions(store, refs, sc["scorer_id"])
+    wide = src.accuracy(chosen, repeats=repeats, seed=seed)
+    picks = src.picks()
+    if queries.check_gold(store, gold) != "gold":  # the imported gold is already in the picks
+        fe = queries.gold_first_errors(store, gold, picks["trace_id"].unique().tolist())
+        picks = picks.assign(gold_first_error=picks["trace_id"].map(fe).astype("Int64"))
+    hist = src.minimum()
     total = int(hist["n"].sum()) if not hist.empty else 0
     return BestOfNReport(
         run=run.label, scorer=sc["name"], ns=chosen, repeats=repeats, seed=seed, sample_counts=counts,

@@ -58,6 +58,8 @@ class LocalisationReport:
     step_f1: pd.DataFrame | None
     frame: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
     """Per-trace frame of the reported splits (not in JSON)."""
+    gold: str = "gold"
+    """The gold source the metrics are computed against (``queries.gold``)."""
 
     def to_json(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "frame"}
@@ -77,12 +79,14 @@ def localisation_report(
     tune_on: str | None = None,
     in_sample: bool = False,
     critic: str | None = None,
+    gold: str = "gold",
 ) -> LocalisationReport:
     """ProcessBench localisation of ``scorer`` on the runs.
 
     The threshold is ``threshold`` if given; else, with ``tune_on``, the F1-optimal tau on that
     split, applied to the OTHER splits (the tuning split is reported only with ``in_sample``);
-    else the scorer's own threshold.
+    else the scorer's own threshold. ``gold``: the gold source (``queries.gold``: gold,
+    annotator:NAME, majority, prefer:NAME) whose first errors and step labels count as the truth.
     """
     if threshold is not None and tune_on is not None:
         raise PrmViewerError("give either a threshold or a split to tune it on, not both")
@@ -90,7 +94,8 @@ def localisation_report(
     critic_id = store.resolve_scorer(critic)["scorer_id"] if critic else None
     refs = [r.ref() for r in runs]
     base_tau = float(sc["threshold"]) if threshold is None else float(threshold)
-    frame = queries.analysis_trace_frame(store, refs, sc["scorer_id"], base_tau, critic_id)
+    gold = queries.check_gold(store, gold)
+    frame = queries.analysis_trace_frame(store, refs, sc["scorer_id"], base_tau, critic_id, gold=gold)
     frame["split"] = _split_col(frame)
     splits = sorted(frame["split"].dropna().unique().tolist())
     source, tuned_f1 = ("given" if threshold is not None else "scorer default"), None
@@ -106,7 +111,7 @@ def localisation_report(
             raise PrmViewerError(
                 f"tuning on '{tune_on}' leaves no other split to report; add datasets/splits, or ask for in-sample results")
         source = f"tuned on split {tune_on}" + (" (in-sample results included)" if in_sample else "")
-        frame = queries.analysis_trace_frame(store, refs, sc["scorer_id"], tau, critic_id)
+        frame = queries.analysis_trace_frame(store, refs, sc["scorer_id"], tau, critic_id, gold=gold)
         frame["split"] = _split_col(frame)
     else:
         tau = base_tau
@@ -114,7 +119,7 @@ def localisation_report(
     n_unscored = int((labelled & (frame["n_scored"] == 0)).sum())
     rep = frame[frame["split"].isin(reported)]
     names = [n for n in loc.LOCALISERS if n != "critic" or critic_id]
-    labels = queries.analysis_step_labels(store, refs, sc["scorer_id"])
+    labels = queries.analysis_step_labels(store, refs, sc["scorer_id"], gold=gold)
     if not labels.empty:
         labels = labels.assign(split=labels["split"].astype("object").where(labels["split"].notna(), labels["run"]))
         labels = labels[labels["split"].isin(reported)]
@@ -136,7 +141,7 @@ def localisation_report(
         positions={n: loc.position_table(rep, n) for n in names if not loc.usable(rep, n).empty},
         offsets={n: loc.offset_histogram(rep, n) for n in names if not loc.usable(rep, n).empty},
         sweep=pd.concat(sweeps, ignore_index=True) if sweeps else pd.DataFrame(),
-        best_by_split=pd.DataFrame(best), step_f1=step, frame=rep,
+        best_by_split=pd.DataFrame(best), step_f1=step, frame=rep, gold=gold,
     )
 
 
@@ -174,15 +179,17 @@ class CompareReport:
 
 def compare_report(
     store: Store, a: Run, b: Run, scorer: str | None = None, pairing: str = "problem", bins: int = 10,
-    top: int = 20, n_resamples: int = 2000, seed: int = 0,
+    top: int = 20, n_resamples: int = 2000, seed: int = 0, gold: str = "gold",
 ) -> CompareReport:
-    """Run A vs run B on shared problems (see ``prm_viewer.analysis.compare``)."""
+    """Run A vs run B on shared problems (see ``prm_viewer.analysis.compare``); ``gold``: the gold
+    source of the "right answer, flawed process" rates and first-error positions (``queries.gold``)."""
     key = cmp.check_key(pairing)
     sc = store.resolve_scorer(scorer) if scorer else None
     sid = sc["scorer_id"] if sc else None
     tau = float(sc["threshold"]) if sc else 0.5
     la, lb = ("A: " + a.label, "B: " + b.label)
-    frame = queries.analysis_trace_frame(store, [a.ref(la), b.ref(lb)], sid, tau, with_drop=False)
+    frame = queries.analysis_trace_frame(store, [a.ref(la), b.ref(lb)], sid, tau, with_drop=False,
+                                         gold=queries.check_gold(store, gold))
     fa, fb = frame[frame["run"] == la], frame[frame["run"] == lb]
     pairs = cmp.pair(fa, fb, key)
     if pairs.empty:

@@ -33,7 +33,7 @@ def cmd_localisation(args: argparse.Namespace) -> int:
     with open_cli_store(args) as store:
         rep = localisation_report(store, _runs(store, args.dataset, args.generator), args.scorer,
                                   threshold=args.threshold, tune_on=args.tune_on, in_sample=args.in_sample,
-                                  critic=args.critic)
+                                  critic=args.critic, gold=args.gold)
     if args.json:
         print_json(rep.to_json())
         return 0
@@ -62,7 +62,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         a = resolve_run(store, args.a, args.generator_a)
         b = resolve_run(store, args.b, args.generator_b)
         rep = compare_report(store, a, b, scorer=args.scorer, pairing=args.pair_by, top=args.top,
-                             n_resamples=args.resamples, seed=args.seed)
+                             n_resamples=args.resamples, seed=args.seed, gold=args.gold)
     if args.json:
         print_json(rep.to_json())
         return 0
@@ -121,6 +121,10 @@ def cmd_errors(args: argparse.Namespace) -> int:
     return 0
 
 
+GOLD_HELP = ("gold labels to measure against: gold (imported, default), annotator:NAME, majority, "
+             "or prefer:NAME (NAME's label where given, else gold)")
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp = sub.add_parser("localisation", help="ProcessBench first-error localisation metrics of a scorer")
     sp.add_argument("--dataset", action="append", required=True, help="dataset name or id (repeat for several)")
@@ -131,6 +135,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g.add_argument("--tune-on", metavar="SPLIT", help="tune the threshold for F1 on this split, report the others")
     sp.add_argument("--in-sample", action="store_true", help="with --tune-on, also report the tuning split")
     sp.add_argument("--critic", help="a critic scorer whose picks are compared side by side")
+    sp.add_argument("--gold", default="gold", help=GOLD_HELP)
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_localisation)
 
@@ -144,6 +149,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     help="match problems by normalised text (default) or the source's problem id")
     sp.add_argument("--top", type=int, default=20, help="how many most-different problems to list")
     sp.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
+    sp.add_argument("--gold", default="gold", help=GOLD_HELP)
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_compare)

@@ -25,6 +25,9 @@ COMMAND_GROUPS += (generation_commands,)
 from prm_viewer.cli import experiment as experiment_commands  # noqa: E402
 
 COMMAND_GROUPS += (experiment_commands,)
+from prm_viewer.cli import labels as label_commands  # noqa: E402
+
+COMMAND_GROUPS += (label_commands,)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,7 +40,7 @@ def cmd_bestofn(args: argparse.Namespace) -> int:
     ns = _ints(args.n) if args.n else None
     with open_cli_store(args) as store:
         rep = bestofn_report(store, resolve_run(store, args.dataset, args.generator), args.scorer, ns=ns,
-                             repeats=args.repeats, seed=args.seed)
+                             repeats=args.repeats, seed=args.seed, gold=args.gold)
     if args.json:
         print_json(rep.to_json())
         return 0
@@ -57,6 +57,13 @@ def cmd_bestofn(args: argparse.Namespace) -> int:
 def cmd_agreement(args: argparse.Namespace) -> int:
     from prm_viewer.analysis.agreement import agreement_report
     from prm_viewer.analysis.runs import resolve_run
+
+    if args.a is None and args.b is None:  # step annotators (gold included): cli/labels.py
+        from prm_viewer.cli.labels import annotator_agreement_command
+
+        return annotator_agreement_command(args)
+    if args.a is None or args.b is None:
+        raise PrmViewerError("give both --a and --b to compare two scorers, or neither to compare step annotators")
 
     with open_cli_store(args) as store:
         rep = agreement_report(store, resolve_run(store, args.dataset, args.generator), args.a, args.b, top=args.top)
@@ -140,14 +147,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--n", help="comma-separated N values (default 1, 2, 4, ... up to the samples available)")
     p.add_argument("--repeats", type=int, default=20, help="random subsets per N between 1 and all (default 20)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random subsets (default 0)")
+    p.add_argument("--gold", default="gold", help="gold labels of the flawed-process share: gold (imported, "
+                   "default), annotator:NAME, majority or prefer:NAME")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_bestofn)
 
-    p = sub.add_parser("agreement", help="agreement of two scorers (or a scorer and the gold labels) on the same steps")
+    p = sub.add_parser("agreement", help="agreement of two scorers (or a scorer and the gold labels) on the same steps; "
+                                         "without --a/--b, of the step annotators (gold included)")
     p.add_argument("--dataset", required=True, help="dataset name or id")
     p.add_argument("--generator", help="only this generator's traces")
-    p.add_argument("--a", required=True, help="scorer A (name or id)")
-    p.add_argument("--b", required=True, help="scorer B (name or id), or 'gold' for the gold step labels")
+    p.add_argument("--a", help="scorer A (name or id); without --a/--b: annotator agreement")
+    p.add_argument("--b", help="scorer B (name or id), or 'gold' for the gold step labels")
+    p.add_argument("--queue", help="annotator agreement on this labelling queue's traces (name or id)")
     p.add_argument("--top", type=int, default=20, help="how many most-disagreeing traces to list (default 20)")
     p.add_argument("--consensus-out", help="write the traces where both localisers agree to FILE (.csv, .jsonl, .parquet)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")

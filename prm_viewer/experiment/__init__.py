@@ -18,7 +18,7 @@ Stages (``pipeline.run_experiment``; CLI ``python -m prm_viewer experiment run``
 
 from __future__ import annotations
 
-from prm_viewer.experiment.artefacts import DEFAULT_OUT, load_experiment
+from prm_viewer.experiment.artefacts import DEFAULT_OUT, has_results, load_default_demo, load_experiment
 from prm_viewer.experiment.config import ExperimentConfig, preset
 
-__all__ = ["DEFAULT_OUT", "ExperimentConfig", "load_experiment", "preset"]
+__all__ = ["DEFAULT_OUT", "ExperimentConfig", "has_results", "load_default_demo", "load_experiment", "preset"]

@@ -102,6 +102,23 @@ def load_experiment(store: Store, folder: str | Path | None = None) -> list[str]
     return added
 
 
+def has_results(folder: str | Path | None = None) -> bool:
+    """Whether ``folder`` (default ``data/experiment/``) holds a finished run's artefacts."""
+    out = Path(folder) if folder else DEFAULT_OUT
+    return all((out / n).is_file() for n in ("datasets.json", "scorers.json", "scores.parquet"))
+
+
+def load_default_demo(store: Store, folder: str | Path | None = None) -> list[str]:
+    """What an empty store gets as its demo: the experiment's real results when its artefacts
+    exist (:func:`load_experiment`), else the synthetic demo (``demo.load_demo``, flagged
+    synthetic, the fallback). Returns the names of datasets added."""
+    if has_results(folder):
+        return load_experiment(store, folder)
+    from prm_viewer.demo import load_demo
+
+    return load_demo(store)
+
+
 def _names(store: Store) -> list[dict[str, Any]]:
     from prm_viewer import queries
 

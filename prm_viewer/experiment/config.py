@@ -27,37 +27,37 @@ class ExperimentConfig:
 
     seed: int = 0
     """Seeds every split, sampler, initialisation and data order."""
-    n_train: int = 1500
-    """Training problems (in-domain: 3-5 operations among + - *)."""
-    n_test_in: int = 60
+    n_train: int = 8000
+    """Training problems (in-domain: 2-4 operations among + -, values 0-99)."""
+    n_test_in: int = 150
     """In-domain test problems (same kind, none of the training texts)."""
-    n_test_long: int = 30
-    """Out-of-domain test problems with 7-9 operations (longer chains)."""
-    n_test_unseen: int = 30
-    """Out-of-domain test problems with division and remainders (operators never trained on)."""
+    n_test_ood: int = 50
+    """Out-of-domain test problems per category (long chains, unseen operator, larger numbers)."""
     model: ModelSize = ModelSize()
-    vocab_size: int = 400
-    """BPE vocabulary of the task-alphabet tokenizer."""
-    sft_error_rate: float = 0.3
+    vocab_size: int = 300
+    """BPE vocabulary of the task-alphabet tokenizer (digits stay one token each)."""
+    sft_error_rate: float = 0.25
     """Share of SFT traces with an injected error (the "imperfect traces")."""
-    sft_epochs: float = 3.0
+    sft_steps: int = 900
     sft_lr: float = 2e-3
     sft_batch: int = 32
     prm_policy_samples: int = 2
-    """Samples of the SFT policy per training problem, labelled by the verifier, for the PRM."""
-    prm_error_rate: float = 0.5
+    """Samples of the SFT policy per PRM training problem, labelled by the verifier."""
+    prm_problems: int = 1500
+    """Training problems whose SFT samples and constructed traces train the PRM."""
+    prm_error_rate: float = 0.7
     """Share of injected-error traces among the PRM's constructed training traces."""
-    prm_epochs: float = 1.0
+    prm_steps: int = 300
     prm_lr: float = 1e-3
     prm_batch: int = 32
-    rl_steps: int = 30
+    rl_steps: int = 40
     rl_prompts: int = 16
     """Problems per RL step."""
     rl_group: int = 8
     """Samples per problem (the group whose mean is the baseline)."""
-    rl_lr: float = 5e-5
+    rl_lr: float = 2e-4
     rl_temperature: float = 1.0
-    rl_max_new_tokens: int = 80
+    rl_max_new_tokens: int = 64
     process_weight: float = 1.0
     """beta: each step's tokens get outcome advantage + beta x step advantage (run "with")."""
     credit: str = "progress"
@@ -65,7 +65,7 @@ class ExperimentConfig:
     eval_samples: int = 4
     """Samples per test problem and policy."""
     eval_temperature: float = 0.7
-    eval_max_new_tokens: int = 160
+    eval_max_new_tokens: int = 128
     threshold: float = 0.5
     """The tiny PRM's step threshold for predicted errors."""
     threads: int = 1
@@ -78,10 +78,10 @@ class ExperimentConfig:
 
 FULL = ExperimentConfig()
 QUICK = replace(
-    FULL, n_train=120, n_test_in=8, n_test_long=4, n_test_unseen=4,
+    FULL, n_train=200, n_test_in=8, n_test_ood=3,
     model=ModelSize(hidden=64, layers=2, heads=2, kv_heads=1, intermediate=128, max_positions=512),
-    sft_epochs=1.0, prm_policy_samples=1, prm_epochs=1.0, rl_steps=3, rl_prompts=4, rl_group=4,
-    rl_max_new_tokens=48, eval_samples=2, eval_max_new_tokens=96,
+    sft_steps=20, prm_problems=40, prm_policy_samples=1, prm_steps=10, rl_steps=3, rl_prompts=4, rl_group=4,
+    rl_max_new_tokens=48, eval_samples=2, eval_max_new_tokens=64,
 )
 """A smoke run of the whole pipeline in about a minute (numbers mean nothing)."""
 

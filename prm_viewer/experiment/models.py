@@ -1,8 +1,8 @@
 """The tokenizer and the two tiny model kinds of the experiment, built from configs.
 
-One tokenizer serves policy and PRM: byte-level BPE trained on the task alphabet (problem
-texts of every split, step lines, the qwen-prm system prompt), digits split one by one, with
-the Qwen chat template and the ``<extra_0>`` step marker, so the PRM is a checkpoint in the
+One tokenizer serves policy and PRM: byte-level BPE on the task alphabet with every digit its
+own token (digits align as at character level; words are single tokens, so prompts stay short),
+with the Qwen chat template and the ``<extra_0>`` step marker, so the PRM is a checkpoint in the
 ``qwen-prm`` layout and the policies are chat models that generation jobs can prompt.
 
 Imports torch / transformers / tokenizers inside functions only.
@@ -10,8 +10,8 @@ Imports torch / transformers / tokenizers inside functions only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from prm_viewer.experiment.config import ModelSize
@@ -19,17 +19,23 @@ from prm_viewer.experiment.config import ModelSize
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 MARKER = "<extra_0>"
 CHAT_TEMPLATE = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+    "{% for message in messages %}{% if message['role'] != 'system' %}"
+    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+"""Qwen's ChatML without a system turn: these task-specific models take no instructions, and at
+character level a system message would be most of every sequence (the policies' and the PRM's
+compute). Generation jobs and the qwen-prm recipe pass a system message; this template drops it."""
 
 
 def build_tokenizer(corpus: Iterable[str], vocab_size: int) -> Any:
-    """A fast tokenizer (``PreTrainedTokenizerFast``) trained on ``corpus``."""
+    """A fast tokenizer (``PreTrainedTokenizerFast``): byte-level BPE trained on ``corpus``
+    (the task alphabet) where every digit is its own token (``Digits(individual_digits=True)``
+    splits them before the merges, so the digits of ``a op b = c`` align, as at character level)
+    while the task's words (``Start``, `` subtract``, ``. What``...) become one token each,
+    which keeps prompts short. Deterministic for the same corpus."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
-
-    from prm_viewer.scoring.recipes.qwen_prm import SYSTEM
 
     tk = Tokenizer(models.BPE())
     tk.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
@@ -37,7 +43,7 @@ def build_tokenizer(corpus: Iterable[str], vocab_size: int) -> Any:
     tk.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tk.train_from_iterator([SYSTEM, *corpus], trainer)
+    tk.train_from_iterator(list(corpus), trainer)
     tok = PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     tok.add_tokens([MARKER], special_tokens=True)
     tok.chat_template = CHAT_TEMPLATE

@@ -40,13 +40,15 @@ def run_experiment(cfg: ExperimentConfig, out: Path, say: Callable[[str], None] 
         say(f"[{time.perf_counter() - started:6.0f}s] {name} done in {timings[name]:.0f}s")
 
     t0 = time.perf_counter()
-    splits = make_splits(cfg.seed, cfg.n_train, cfg.n_test_in, cfg.n_test_long, cfg.n_test_unseen)
+    splits = make_splits(cfg.seed, cfg.n_train, cfg.n_test_in, cfg.n_test_ood)
     tok = train.make_tokenizer(cfg, splits, ck / "tokenizer")
     stage("tasks+tokenizer", t0)
 
     t0 = time.perf_counter()
     say("SFT of the policy on imperfect traces")
     sft, sft_curve = train.train_sft(cfg, tok, splits, ck / "policy-sft")
+    probes = {"sft": train.probe(tok, sft, splits.test_in, cfg.seed, cfg.rl_max_new_tokens)}
+    say(f"SFT probe (greedy, in-domain test): {probes['sft']}")
     stage("sft", t0)
 
     t0 = time.perf_counter()
@@ -67,6 +69,11 @@ def run_experiment(cfg: ExperimentConfig, out: Path, say: Callable[[str], None] 
         curves[f"rl_{run}"] = train.train_rl(cfg, tok, splits, ck / "policy-sft", ck / "prm", run,
                                              ck / f"policy-{run}", on_step=tick)
         bar.close()
+        from transformers import AutoModelForCausalLM
+
+        probes[f"rl_{run}"] = train.probe(tok, AutoModelForCausalLM.from_pretrained(str(ck / f"policy-{run}")).eval(),
+                                          splits.test_in, cfg.seed, cfg.rl_max_new_tokens)
+        say(f"RL {run} probe (greedy, in-domain test): {probes[f'rl_{run}']}")
         stage(f"rl_{run}", t0)
     artefacts.save_json(out / "curves.json", curves)
 
@@ -81,7 +88,7 @@ def run_experiment(cfg: ExperimentConfig, out: Path, say: Callable[[str], None] 
             "process_reward": run, "experiment": "tiny-with-vs-without", "splits": "in_domain,out_of_domain",
             "checkpoint": str(ck / f"policy-{run}"), "temperature": str(cfg.eval_temperature),
             "samples": str(cfg.eval_samples), "seed": str(cfg.seed)}})
-    held = evaluate.heldout_records(splits, imperfect_traces(splits.test(), cfg.prm_error_rate, cfg.seed + 4, "heldout"))
+    held = evaluate.heldout_records(splits, imperfect_traces(splits.test(), 0.5, cfg.seed + 4, "heldout"))
     evaluate.write_jsonl(out / "traces/prm-heldout.jsonl", held)
     files.append({"name": evaluate.HELDOUT, "file": "traces/prm-heldout.jsonl",
                   "tags": {"experiment": "tiny-with-vs-without", "role": "prm-heldout"}})
@@ -131,7 +138,7 @@ def run_experiment(cfg: ExperimentConfig, out: Path, say: Callable[[str], None] 
 
     res = {
         "headline": results.headline(cmp), "comparison": cmp, "localisation": loc,
-        "bbm": bbm_note or "scored", "prm_training": train.label_stats(prm_traces),
+        "bbm": bbm_note or "scored", "prm_training": train.label_stats(prm_traces), "probes": probes,
         "figures": figures, "figures_note": fig_note, "scores_exported": n_scores,
     }
     artefacts.save_json(out / "results.json", res)

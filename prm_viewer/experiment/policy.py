@@ -26,10 +26,19 @@ class Sample:
         return parse_completion(self.text)
 
 
+SYSTEM = "Solve step by step."
+"""The policies' system message (short: every prompt character costs compute here)."""
+TEMPLATE = "{problem}"
+"""The user turn is the problem text itself."""
+
+
 def prompt_ids(tok: Any, problem: str) -> list[int]:
-    """The chat prompt of a problem (user turn + assistant header)."""
-    text = tok.apply_chat_template([{"role": "user", "content": problem}], tokenize=False, add_generation_prompt=True)
-    return list(tok(text, add_special_tokens=False)["input_ids"])
+    """The chat prompt of a problem (system + user turn + assistant header), built by the
+    generation package's own prompt function, so a generation job with ``prompt_template =
+    TEMPLATE`` and ``system_prompt = SYSTEM`` prompts the policy exactly as training did."""
+    from prm_viewer.generation.prompts import prompt_ids as product_prompt_ids
+
+    return product_prompt_ids(tok, problem, TEMPLATE, SYSTEM)
 
 
 def sft_row(tok: Any, problem: str, steps: list[str]) -> dict[str, list[int]]:

@@ -31,14 +31,29 @@ def prm_rows(tok: Any, traces: Sequence[tuple[str, list[str]]]) -> list[dict[str
     return rows
 
 
-def token_classification_loss(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
-    """Cross-entropy of the 2-label head at labelled positions (the native PRM class returns
-    logits only, as the real checkpoints' code does)."""
-    import torch
+def class_weights(rows: Sequence[dict[str, list[int]]]) -> tuple[float, float]:
+    """``(w_invalid, w_valid)`` with ``w_c = n / (2 n_c)``: both labels weigh the same in the loss."""
+    labels = [lab for r in rows for lab in r["labels"] if lab != -100]
+    n1 = sum(1 for lab in labels if lab == 1)
+    n0 = len(labels) - n1
+    if not n0 or not n1:
+        return 1.0, 1.0
+    return len(labels) / (2 * n0), len(labels) / (2 * n1)
 
-    logits = outputs.logits if hasattr(outputs, "logits") else outputs["logits"]
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
-                                             ignore_index=-100)
+
+def token_classification_loss(weights: tuple[float, float] = (1.0, 1.0)) -> Any:
+    """Class-weighted cross-entropy of the 2-label head at labelled positions (the native PRM
+    class returns logits only, as the real checkpoints' code does)."""
+
+    def loss(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
+        import torch
+
+        logits = outputs.logits if hasattr(outputs, "logits") else outputs["logits"]
+        w = torch.tensor(weights, dtype=torch.float32)
+        return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
+                                                 weight=w, ignore_index=-100)
+
+    return loss
 
 
 class PrmScorer:

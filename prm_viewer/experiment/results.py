@@ -60,10 +60,32 @@ def localisation(store: Store, dataset: str, prm: str, threshold: float, tune_on
                            "overall": rep.overall[rep.overall["localiser"] == "threshold"],
                            "by_split": rep.breakdowns["split"], "positions": rep.positions.get("threshold"),
                            "step_f1": rep.step_f1, "best_by_split_in_sample": rep.best_by_split}
+    out["step_auc"] = step_auc(store, run, prm)
     if tune_on is not None:
         tuned = localisation_report(store, [run], prm, tune_on=tune_on)
         out["tuned"] = {"tau": tuned.threshold, "source": tuned.threshold_source, "by_split": tuned.breakdowns["split"]}
     return jsonable(out)
+
+
+def step_auc(store: Store, run: Any, prm: str) -> dict[str, Any]:
+    """Step-level ROC AUC of the PRM's P(correct) against the gold step labels (valid = positive),
+    overall and per split, with the share of valid steps (the base rate) and the step counts."""
+    from sklearn.metrics import roc_auc_score
+
+    from prm_viewer import queries
+
+    frame = queries.analysis_step_labels(store, [run], prm)
+    frame = frame[frame["gold_label"] != 0]
+
+    def one(f: Any) -> dict[str, Any]:
+        y = (f["gold_label"] > 0).to_numpy()
+        auc = float(roc_auc_score(y, f["score"].to_numpy())) if 0 < y.sum() < len(y) else None
+        return {"auc": auc, "steps": int(len(y)), "valid_share": float(y.mean()) if len(y) else None}
+
+    out = {"overall": one(frame)}
+    for split, f in frame.groupby(frame["split"].fillna("(none)")):
+        out[str(split)] = one(f)
+    return out
 
 
 def headline(cmp: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import numpy as np
 from prm_viewer.demo.verifier import verify_steps
 from prm_viewer.experiment import models, policy, trainer
 from prm_viewer.experiment.config import ExperimentConfig
-from prm_viewer.experiment.prm import PrmScorer, prm_rows, token_classification_loss
+from prm_viewer.experiment.prm import PrmScorer, class_weights, prm_rows, token_classification_loss
 from prm_viewer.experiment.rl import RLSettings, rl_train
 from prm_viewer.experiment.tasks import Splits, imperfect_traces, shuffled
 
@@ -25,9 +25,10 @@ RUNS = ("without", "with")
 
 def make_tokenizer(cfg: ExperimentConfig, splits: Splits, folder: Path) -> Any:
     """Trained on the alphabet of every split (problem texts, step lines); the test splits'
-    words are in the vocabulary, but the models never train on them."""
+    words (``multiply by``) are in the vocabulary, but the models never train on them."""
     corpus = [t.text for t in splits.train + splits.test()]
     corpus += ["\n".join(r["steps"]) for r in imperfect_traces(splits.train + splits.test(), 0.5, cfg.seed, "tok")]
+    corpus += ["user\nassistant\n"] * 100  # the chat template's role names, one token each
     tok = models.build_tokenizer(corpus, cfg.vocab_size)
     folder.mkdir(parents=True, exist_ok=True)
     tok.save_pretrained(folder)
@@ -39,15 +40,16 @@ def train_sft(cfg: ExperimentConfig, tok: Any, splits: Splits, folder: Path) -> 
     records = imperfect_traces(splits.train, cfg.sft_error_rate, cfg.seed + 1, "sft")
     rows = [policy.sft_row(tok, r["problem"], r["steps"]) for r in shuffled(records, cfg.seed)]
     model = models.new_policy(tok, cfg.model, cfg.seed)
-    curve = trainer.train(model, rows, tok.pad_token_id, cfg.sft_epochs, cfg.sft_lr, cfg.sft_batch, cfg.seed, desc="sft")
+    curve = trainer.train(model, rows, tok.pad_token_id, cfg.sft_steps, cfg.sft_lr, cfg.sft_batch, cfg.seed, desc="sft")
     models.save(model, tok, folder)
     return model, curve
 
 
 def prm_training_traces(cfg: ExperimentConfig, tok: Any, sft_model: Any, splits: Splits) -> list[tuple[str, list[str]]]:
-    """Verifier-labelled traces for the PRM: the SFT policy's own samples on the training
-    problems (the errors the RL policies make) plus constructed traces with injected errors."""
-    problems = splits.train
+    """Verifier-labelled traces for the PRM: the SFT policy's own samples on ``prm_problems``
+    training problems (the errors the RL policies make) plus constructed traces with injected
+    errors on the same problems."""
+    problems = splits.train[:cfg.prm_problems]
     samples = policy.sample(sft_model, tok, [t.text for t in problems], cfg.prm_policy_samples, 1.0,
                             cfg.rl_max_new_tokens, seed=cfg.seed + 7)
     owners = [t for t in problems for _ in range(cfg.prm_policy_samples)]
@@ -62,10 +64,23 @@ def train_prm(cfg: ExperimentConfig, tok: Any, sft_model: Any, traces: list[tupl
     """The tiny PRM (qwen-prm layout, body initialised from the SFT policy)."""
     rows = prm_rows(tok, traces)
     prm = models.new_prm(tok, sft_model, cfg.model, cfg.seed + 5)
-    curve = trainer.train(prm, rows, tok.pad_token_id, cfg.prm_epochs, cfg.prm_lr, cfg.prm_batch, cfg.seed,
-                          compute_loss=token_classification_loss, desc="prm")
+    curve = trainer.train(prm, rows, tok.pad_token_id, cfg.prm_steps, cfg.prm_lr, cfg.prm_batch, cfg.seed,
+                          compute_loss=token_classification_loss(class_weights(rows)), desc="prm")
     models.save(prm, tok, folder)
     return curve
+
+
+def probe(tok: Any, model: Any, tasks: list[Any], seed: int, max_new_tokens: int) -> dict[str, float]:
+    """Greedy answers of ``model`` on ``tasks``: share of valid steps (exact verifier), share of
+    exactly right answers, share of traces whose every step is valid."""
+    from prm_viewer.experiment.tasks import outcome
+
+    samples = policy.sample(model, tok, [t.text for t in tasks], 1, 0.0, max_new_tokens, seed=seed)
+    valid = [verify_steps(t.text, s.steps) for t, s in zip(tasks, samples)]
+    flat = [ok for v in valid for ok in v]
+    return {"problems": float(len(tasks)), "step_valid": float(np.mean(flat)) if flat else 0.0,
+            "accuracy": float(np.mean([outcome(t, s.steps) for t, s in zip(tasks, samples)])),
+            "clean_traces": float(np.mean([bool(v) and all(v) for v in valid]))}
 
 
 def label_stats(traces: list[tuple[str, list[str]]]) -> dict[str, float]:

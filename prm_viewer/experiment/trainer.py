@@ -42,10 +42,11 @@ def collate(pad_id: int) -> Callable[[list[dict[str, list[int]]]], dict[str, Any
     return fn
 
 
-def train(model: Any, rows: list[dict[str, list[int]]], pad_id: int, epochs: float, lr: float, batch: int,
+def train(model: Any, rows: list[dict[str, list[int]]], pad_id: int, steps: int, lr: float, batch: int,
           seed: int, compute_loss: Callable[..., Any] | None = None, desc: str = "train") -> list[dict[str, float]]:
-    """Train in place with ``Trainer(TrainingArguments(use_cpu=True))``; returns the loss curve
-    (``step``, ``epoch``, ``loss``, logged about 25 times)."""
+    """Train in place for ``steps`` optimizer steps (cycling through ``rows``) with
+    ``Trainer(TrainingArguments(use_cpu=True))``; returns the loss curve (``step``, ``epoch``,
+    ``loss``, logged about 30 times)."""
     try:
         from transformers import Trainer, TrainingArguments
     except ImportError:
@@ -54,12 +55,12 @@ def train(model: Any, rows: list[dict[str, list[int]]], pad_id: int, epochs: flo
 
     if find_spec("accelerate") is None:  # Trainer needs it
         raise MissingDependency("accelerate", "pip install -r requirements.txt", "the experiment's training") from None
-    steps = max(1, int(len(rows) * epochs / batch))
+    steps = max(1, int(steps))
     with tempfile.TemporaryDirectory(prefix=f"prm-exp-{desc}-") as tmp:
         args = TrainingArguments(
-            output_dir=tmp, use_cpu=True, bf16=False, per_device_train_batch_size=batch, num_train_epochs=epochs,
+            output_dir=tmp, use_cpu=True, bf16=False, per_device_train_batch_size=batch, max_steps=steps,
             learning_rate=lr, lr_scheduler_type="cosine", warmup_steps=max(1, steps // 20), weight_decay=0.0,
-            logging_steps=max(1, steps // 25), save_strategy="no", report_to=[], seed=seed, data_seed=seed,
+            logging_steps=max(1, steps // 30), save_strategy="no", report_to=[], seed=seed, data_seed=seed,
             dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=False, max_grad_norm=1.0,
         )
         trainer = Trainer(model=model, args=args, train_dataset=ListDataset(rows),

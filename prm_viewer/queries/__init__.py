@@ -97,3 +97,44 @@ from prm_viewer.queries.analysis import analysis_trace_labels, analysis_traces_s
 __all__ += ["analysis_trace_labels", "analysis_traces_steps"]
 __all__ += ["AGGREGATIONS", "agreement_steps_summary", "agreement_trace_frame", "bestofn_accuracy", "bestofn_picks",
             "bestofn_sample_counts", "minimum_positions", "prmbench_error_positions"]
+from prm_viewer.queries.gold import (  # noqa: E402
+    GOLD,
+    check_gold,
+    gold_first_errors,
+    gold_sources,
+    gold_steps_sql,
+    gold_traces_sql,
+    label_gold_steps,
+    parse_gold,
+)
+from prm_viewer.queries.labels import (  # noqa: E402  (step annotation)
+    label_annotators,
+    label_current,
+    label_current_many,
+    label_dataset_has_gold,
+    label_labelled_traces,
+    label_queue,
+    label_queue_done,
+    label_queue_items,
+    label_queue_progress,
+    label_queues,
+    label_step_units,
+    label_trace_info,
+    label_trace_problems,
+    label_trace_sizes,
+    label_unit_traces,
+)
+
+__all__ += ["GOLD", "check_gold", "gold_first_errors", "gold_sources", "gold_steps_sql", "gold_traces_sql", "label_gold_steps", "parse_gold",
+            "label_annotators", "label_current", "label_dataset_has_gold", "label_queue", "label_queue_done",
+            "label_queue_items", "label_queue_progress", "label_queues", "label_step_units", "label_trace_info",
+            "label_labelled_traces", "label_trace_problems", "label_unit_traces", "label_trace_sizes",
+            "label_current_many"]
+from prm_viewer.queries.label_export import (  # noqa: E402  (training data from step labels)
+    label_csv_sql,
+    label_processbench_sql,
+    label_prm800k_sql,
+    label_trl_sql,
+)
+
+__all__ += ["label_csv_sql", "label_processbench_sql", "label_prm800k_sql", "label_trl_sql"]

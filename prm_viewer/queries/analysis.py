@@ -10,11 +10,13 @@ only aggregate the resulting columns.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
 from prm_viewer.errors import PrmViewerError
 from prm_viewer.queries._sql import RUN_TRACES, RunRef, frame, runs_cte
+from prm_viewer.queries.gold import GOLD, gold_steps_sql, gold_traces_sql, parse_gold
 from prm_viewer.store import Store
 
 __all__ = ["RunRef", "analysis_generators", "analysis_position_scores", "analysis_problem_texts",
@@ -31,6 +33,7 @@ def analysis_trace_frame(
     critic_id: str | None = None,
     start_value: float = 1.0,
     with_drop: bool = True,
+    gold: str = "gold",
 ) -> pd.DataFrame:
     """One row per trace of the runs, with what localisation and comparison need.
 
@@ -45,11 +48,13 @@ def analysis_trace_frame(
     below the threshold, else -1), mean_score, last_score; with a critic: pred_critic (its
     predicted first error, NULL when it gave none) and critic_verdict. ``with_drop=False`` skips
     the window over steps that the largest-drop localiser needs (pred_drop is then NULL).
+    ``gold``: the gold source (``queries.gold``) whose first error is ``gold_first_error``;
+    the default ``gold`` reads ``traces.gold_first_error`` as it is.
     """
     cte, params = runs_cte(runs)
     sql = f"""
     WITH {cte},
-    t AS (SELECT r.run, tr.* FROM {RUN_TRACES}),
+    t AS ({_run_traces(runs, gold, params)}),
     pr AS (SELECT problem_id, count(DISTINCT run) AS n FROM t GROUP BY problem_id),
     spr AS (SELECT source_problem_id, count(DISTINCT run) AS n FROM t
             WHERE source_problem_id IS NOT NULL GROUP BY source_problem_id)"""
@@ -95,6 +100,17 @@ def analysis_trace_frame(
     LEFT JOIN spr ON spr.source_problem_id = t.source_problem_id{join_scores}{join_critic}
     ORDER BY t.run, t.dataset_id, t.ordinal"""
     return frame(store.cursor().execute(sql, params))
+
+
+def _run_traces(runs: Sequence[RunRef], gold: str, params: list[Any]) -> str:
+    """SELECT of the runs' traces (``r.run, tr.*``), with ``gold_first_error`` replaced by the gold
+    source's when it is not the imported gold (its parameters appended to ``params``)."""
+    if parse_gold(gold)[0] == GOLD:
+        return f"SELECT r.run, tr.* FROM {RUN_TRACES}"
+    gsql, gparams = gold_traces_sql(gold, [str(r[1]) for r in runs])
+    params += gparams
+    return f"""SELECT r.run, tr.* REPLACE (g.gold_first_error AS gold_first_error)
+               FROM {RUN_TRACES} LEFT JOIN ({gsql}) g ON g.trace_id = tr.trace_id"""
 
 
 def analysis_position_scores(
@@ -171,10 +187,22 @@ def analysis_progress_by_position(
     return store.cursor().execute(sql, params).df()
 
 
-def analysis_step_labels(store: Store, runs: Sequence[RunRef], scorer_id: str) -> pd.DataFrame:
+def analysis_step_labels(store: Store, runs: Sequence[RunRef], scorer_id: str, gold: str = "gold") -> pd.DataFrame:
     """Labelled, scored steps (for PRMBench-style step F1): run, trace_id, split, generator,
-    category, step_idx, gold_label (+1/0/-1), score."""
+    category, step_idx, gold_label (+1/0/-1), score. ``gold``: the gold source's step labels
+    (``queries.gold``); the default reads ``steps.gold_label`` of traces with step labels."""
     cte, params = runs_cte(runs)
+    if parse_gold(gold)[0] != GOLD:
+        gsql, gparams = gold_steps_sql(gold, [str(r[1]) for r in runs])
+        sql = f"""
+    WITH {cte},
+    t AS (SELECT r.run, tr.trace_id, tr.split, tr.generator, tr.category FROM {RUN_TRACES})
+    SELECT t.run, t.trace_id, t.split, t.generator, t.category, g.step_idx, g.gold_label, ss.score
+    FROM t JOIN ({gsql}) g ON g.trace_id = t.trace_id
+    JOIN step_scores ss ON ss.trace_id = g.trace_id AND ss.step_idx = g.step_idx AND ss.scorer_id = ?
+    WHERE ss.score IS NOT NULL
+    ORDER BY t.run, t.trace_id, g.step_idx"""
+        return store.cursor().execute(sql, [*params, *gparams, scorer_id]).df()
     sql = f"""
     WITH {cte},
     t AS (SELECT r.run, tr.trace_id, tr.split, tr.generator, tr.category FROM {RUN_TRACES}

@@ -15,6 +15,7 @@ import pandas as pd
 
 from prm_viewer.errors import PrmViewerError
 from prm_viewer.queries._sql import ident as _ident
+from prm_viewer.queries.gold import GOLD, gold_steps_sql, gold_traces_sql, parse_gold
 from prm_viewer.store import Store
 
 EXPORT_FILTERS: dict[str, str] = {
@@ -35,6 +36,10 @@ def _text(expr: str, csv_safe: bool) -> str:
     if not csv_safe:
         return expr
     return f"CASE WHEN left({expr}, 1) IN ({_TEXT_CELL_TRIGGERS}) THEN '''' || {expr} ELSE {expr} END"
+
+
+text_cell = _text
+"""A text column, CSV-safe when asked (public for the label exports of ``queries.label_export``)."""
 
 
 def export_where(dataset_ids: Sequence[str] | None, filters: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
@@ -109,10 +114,26 @@ def _predicted_joins(scorers: Sequence[tuple[str, str, bool, bool]]) -> tuple[li
     return cols, joins, params
 
 
+def _gold_joins(gold: str, dataset_ids: Sequence[str] | None, steps: bool) -> tuple[str, str, str, list[Any]]:
+    """(gold_label expression, gold_first_error expression, joins, params) for a gold source:
+    the imported columns as they are for ``gold``, else joins of the source's relations."""
+    if parse_gold(gold)[0] == GOLD:
+        return "st.gold_label", "t.gold_first_error", "", []
+    fsql, fparams = gold_traces_sql(gold, dataset_ids)
+    joins = f"LEFT JOIN ({fsql}) gfe ON gfe.trace_id = t.trace_id"
+    if not steps:
+        return "NULL", "gfe.gold_first_error", joins, fparams
+    gsql, gparams = gold_steps_sql(gold, dataset_ids)
+    joins = f"LEFT JOIN ({gsql}) gsrc ON gsrc.trace_id = st.trace_id AND gsrc.step_idx = st.step_idx " + joins
+    return "CAST(gsrc.gold_label AS TINYINT)", "gfe.gold_first_error", joins, [*gparams, *fparams]
+
+
 def export_steps_sql(store: Store, dataset_ids: Sequence[str] | None, filters: Mapping[str, Any] | None,
-                     csv_safe: bool) -> tuple[str, list[Any]]:
-    """One row per step: identity, text, gold label, one score column per scorer, predicted
-    (per scorer) and gold first error."""
+                     csv_safe: bool, gold: str = GOLD, annotators: Sequence[str] = ()) -> tuple[str, list[Any]]:
+    """One row per step: identity, problem text, step text, gold label, one score column per
+    scorer, predicted (per scorer) and gold first error; ``gold`` picks the gold source
+    (``queries.gold``) of gold_label / gold_first_error, ``annotators`` adds one ``label[NAME]``
+    column each."""
     where, wparams = export_where(dataset_ids, filters)
     scorers = export_scorers(store, where, wparams)
     score_cols, joins, jparams = [], [], []
@@ -123,30 +144,40 @@ def export_steps_sql(store: Store, dataset_ids: Sequence[str] | None, filters: M
             jparams.append(sid)
             score_cols.append(f"s{i}.score AS {_ident(f'score[{name}]')}")
     pred_cols, pred_joins, pparams = _predicted_joins(scorers)
+    g_label, g_first, g_joins, gparams = _gold_joins(gold, dataset_ids, steps=True)
+    ann_cols, ann_joins, aparams = [], [], []
+    for i, name in enumerate(annotators):
+        ann_joins.append(f"LEFT JOIN current_step_labels c{i} ON c{i}.trace_id = st.trace_id "
+                         f"AND c{i}.step_idx = st.step_idx AND c{i}.annotator = ?")
+        aparams.append(str(name))
+        ann_cols.append(f"c{i}.label AS {_ident(f'label[{name}]')}")
 
     def tx(expr: str) -> str:
         return _text(expr, csv_safe)
 
     cols = [
         f"{tx('d.name')} AS dataset", f"{tx('t.trace_id')} AS trace_id", f"{tx('t.source_id')} AS source_id",
-        f"{tx('t.problem_id')} AS problem_id", f"{tx('t.source_problem_id')} AS source_problem_id",
+        f"{tx('t.problem_id')} AS problem_id", f"{tx('p.problem')} AS problem",
+        f"{tx('t.source_problem_id')} AS source_problem_id",
         f"{tx('t.generator')} AS generator", f"{tx('t.split')} AS split", f"{tx('t.category')} AS category",
-        "st.step_idx", f"{tx('st.text')} AS step_text", "st.gold_label",
+        "st.step_idx", f"{tx('st.text')} AS step_text", f"{g_label} AS gold_label", *ann_cols,
         *score_cols, *pred_cols,
-        "t.gold_first_error", f"{tx('t.error_type')} AS error_type",
+        f"{g_first} AS gold_first_error", f"{tx('t.error_type')} AS error_type",
     ]
     sql = f"""SELECT {', '.join(cols)}
               FROM steps st JOIN traces t USING (trace_id) JOIN datasets d ON d.dataset_id = t.dataset_id
-              {' '.join(joins)} {' '.join(pred_joins)}
+              JOIN problems p ON p.problem_id = t.problem_id
+              {' '.join(joins)} {' '.join(pred_joins)} {g_joins} {' '.join(ann_joins)}
               WHERE {where}
               ORDER BY d.created_at, d.name, t.ordinal, st.step_idx"""
-    return sql, jparams + pparams + wparams
+    return sql, jparams + pparams + gparams + aparams + wparams
 
 
 def export_traces_sql(store: Store, dataset_ids: Sequence[str] | None, filters: Mapping[str, Any] | None,
-                      csv_safe: bool) -> tuple[str, list[Any]]:
-    """One row per trace: identity, per-scorer aggregates (min, product, last, mean) and
-    predicted first error, gold first error, final answer and its correctness."""
+                      csv_safe: bool, gold: str = GOLD, annotators: Sequence[str] = ()) -> tuple[str, list[Any]]:
+    """One row per trace: identity, problem text, per-scorer aggregates (min, product, last,
+    mean) and predicted first error, gold first error (of the ``gold`` source), one
+    ``first_error[NAME]`` column per annotator, final answer and its correctness."""
     where, wparams = export_where(dataset_ids, filters)
     scorers = export_scorers(store, where, wparams)
     pred_cols, joins, jparams = _predicted_joins(scorers)
@@ -156,25 +187,33 @@ def export_traces_sql(store: Store, dataset_ids: Sequence[str] | None, filters: 
             for agg in ("min", "product", "last", "mean"):
                 agg_cols.append(f"a{i}.score_{agg} AS {_ident(f'score_{agg}[{name}]')}")
         agg_cols.append(pred_cols[i])
+    _, g_first, g_joins, gparams = _gold_joins(gold, dataset_ids, steps=False)
+    ann_cols, ann_joins, aparams = [], [], []
+    for i, name in enumerate(annotators):
+        fsql, fparams = gold_traces_sql(f"annotator:{name}", dataset_ids)
+        ann_joins.append(f"LEFT JOIN ({fsql}) fe{i} ON fe{i}.trace_id = t.trace_id")
+        aparams += fparams
+        ann_cols.append(f"fe{i}.gold_first_error AS {_ident(f'first_error[{name}]')}")
 
     def tx(expr: str) -> str:
         return _text(expr, csv_safe)
 
     cols = [
         f"{tx('d.name')} AS dataset", f"{tx('t.trace_id')} AS trace_id", f"{tx('t.source_id')} AS source_id",
-        f"{tx('t.problem_id')} AS problem_id", f"{tx('t.source_problem_id')} AS source_problem_id",
+        f"{tx('t.problem_id')} AS problem_id", f"{tx('p.problem')} AS problem",
+        f"{tx('t.source_problem_id')} AS source_problem_id",
         f"{tx('t.generator')} AS generator", f"{tx('t.split')} AS split", f"{tx('t.category')} AS category",
         "t.n_steps", *agg_cols,
-        "t.gold_first_error", f"{tx('t.error_type')} AS error_type",
+        f"{g_first} AS gold_first_error", *ann_cols, f"{tx('t.error_type')} AS error_type",
         f"{tx('t.final_answer')} AS final_answer", f"{tx('p.reference_answer')} AS reference_answer",
         "t.final_answer_correct",
     ]
     sql = f"""SELECT {', '.join(cols)}
               FROM traces t JOIN datasets d ON d.dataset_id = t.dataset_id JOIN problems p ON p.problem_id = t.problem_id
-              {' '.join(joins)}
+              {' '.join(joins)} {g_joins} {' '.join(ann_joins)}
               WHERE {where}
               ORDER BY d.created_at, d.name, t.ordinal"""
-    return sql, jparams + wparams
+    return sql, jparams + gparams + aparams + wparams
 
 
 def export_processbench_sql(dataset_ids: Sequence[str] | None, filters: Mapping[str, Any] | None) -> tuple[str, list[Any]]:

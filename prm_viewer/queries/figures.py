@@ -21,7 +21,9 @@ Best-of-N rules (documented once here, used by the CLI and the page):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -30,7 +32,7 @@ from prm_viewer.queries._sql import RUN_TRACES, RunRef, frame, runs_cte
 from prm_viewer.store import Store
 
 __all__ = ["AGGREGATIONS", "agreement_steps_summary", "agreement_trace_frame", "bestofn_accuracy", "bestofn_picks",
-           "bestofn_sample_counts", "minimum_positions", "prmbench_error_positions"]
+           "bestofn_sample_counts", "BestOfNSource", "bestofn_source", "minimum_positions", "prmbench_error_positions"]
 
 AGGREGATIONS = ("min", "product", "last", "mean")
 """Trace aggregates of step scores (the ``trace_score_*`` macros of ``store/schema.py``)."""
@@ -38,61 +40,66 @@ AGGREGATIONS = ("min", "product", "last", "mean")
 _ANSWER_KEY = ("coalesce(nullif(lower(regexp_replace(trim(tr.final_answer), '\\s+', '', 'g')), ''), "
                "'#' || tr.trace_id)")
 
+Relation = tuple[str, list[Any]]
+"""A SQL SELECT and its parameters."""
 
-def _samples_cte(runs: Sequence[RunRef], scorer_id: str) -> tuple[str, list[Any]]:
-    """CTEs ``runs``, ``t`` (traces), ``agg`` (aggregates per scored trace) and ``s`` (samples)."""
+
+def _trace_scores(runs: Sequence[RunRef], scorer_id: str) -> Relation:
+    """The one pass over the step scores that every Best-of-N read shares
+    (:class:`BestOfNSource` materialises it once). One row per trace of the runs with at least
+    one score from the scorer: trace_id, problem_id, ordinal, n_steps, correct (NULL =
+    unknown), answer (the comparison key), s_min / s_product / s_last / s_mean (the
+    ``trace_score_*`` macros), at_min (the earliest step with the lowest score); and, for the
+    samples (a known correctness; NULL on the other rows): sample and k (module docstring), pid
+    and aid (integer keys of the problem and the answer) and r_<agg> per aggregation (the rank
+    in its problem: 0 = highest aggregate, ties to the lowest sample, i.e. the argmax)."""
     cte, params = runs_cte(runs)
-    sql = f"""{cte},
-    t AS (SELECT tr.trace_id, tr.problem_id, tr.ordinal, tr.final_answer_correct AS correct, tr.gold_first_error,
-                 tr.n_steps, {_ANSWER_KEY} AS answer
-          FROM {RUN_TRACES} WHERE tr.final_answer_correct IS NOT NULL),
-    agg AS (SELECT ss.trace_id, trace_score_min(ss.score) AS s_min, trace_score_product(ss.score) AS s_product,
-                   trace_score_last(ss.score, ss.step_idx) AS s_last, trace_score_mean(ss.score) AS s_mean
-            FROM step_scores ss SEMI JOIN t ON ss.trace_id = t.trace_id
-            WHERE ss.scorer_id = ? AND ss.score IS NOT NULL GROUP BY ss.trace_id),
-    s AS (SELECT t.*, agg.s_min, agg.s_product, agg.s_last, agg.s_mean,
-                 CAST(row_number() OVER (PARTITION BY t.problem_id ORDER BY t.ordinal, t.trace_id) - 1 AS INTEGER) AS sample,
-                 CAST(count(*) OVER (PARTITION BY t.problem_id) AS INTEGER) AS k
-          FROM t JOIN agg USING (trace_id))"""
+    ranks = ", ".join(f"CAST(row_number() OVER (PARTITION BY pid ORDER BY s_{a} DESC, sample) - 1 AS INTEGER) AS r_{a}"
+                      for a in AGGREGATIONS)
+    sql = f"""WITH {cte},
+    t AS (SELECT tr.trace_id, tr.problem_id, tr.ordinal, tr.n_steps, tr.final_answer_correct AS correct,
+                 {_ANSWER_KEY} AS answer
+          FROM {RUN_TRACES}),
+    a AS (SELECT t.*, g.s_min, g.s_product, g.s_last, g.s_mean, g.at_min
+          FROM t JOIN (SELECT ss.trace_id, trace_score_min(ss.score) AS s_min, trace_score_product(ss.score) AS s_product,
+                              trace_score_last(ss.score, ss.step_idx) AS s_last, trace_score_mean(ss.score) AS s_mean,
+                              arg_min(ss.step_idx, {{'s': ss.score, 'i': ss.step_idx}}) AS at_min
+                       FROM step_scores ss SEMI JOIN t ON ss.trace_id = t.trace_id
+                       WHERE ss.scorer_id = ? AND ss.score IS NOT NULL GROUP BY ss.trace_id) g USING (trace_id)),
+    p AS (SELECT *, CAST(dense_rank() OVER (ORDER BY problem_id) AS INTEGER) AS pid,
+                 CAST(dense_rank() OVER (ORDER BY answer) AS INTEGER) AS aid
+          FROM a WHERE correct IS NOT NULL),
+    s AS (SELECT *, CAST(row_number() OVER (PARTITION BY pid ORDER BY ordinal, trace_id) - 1 AS INTEGER) AS sample,
+                 CAST(count(*) OVER (PARTITION BY pid) AS INTEGER) AS k
+          FROM p)
+    SELECT *, {ranks} FROM s
+    UNION ALL BY NAME SELECT * FROM a WHERE correct IS NULL"""
     return sql, params + [scorer_id]
 
 
-def bestofn_sample_counts(store: Store, runs: Sequence[RunRef], scorer_id: str) -> pd.DataFrame:
-    """How many problems have k usable samples: k, n_problems (and n_traces of the runs in all)."""
-    cte, params = _samples_cte(runs, scorer_id)
-    sql = f"""WITH {cte}
-    SELECT k, count(DISTINCT problem_id) AS n_problems FROM s GROUP BY k ORDER BY k"""
-    return store.cursor().execute(sql, params).df()
+def _counts_sql() -> str:
+    return "SELECT k, count(DISTINCT problem_id) AS n_problems FROM ts WHERE sample IS NOT NULL GROUP BY k ORDER BY k"
 
 
-def bestofn_accuracy(store: Store, runs: Sequence[RunRef], scorer_id: str, ns: Sequence[int],
-                     repeats: int = 20, seed: int = 0) -> pd.DataFrame:
-    """Accuracy of every selection rule at each N (module docstring for the rules).
-
-    One row per N: n, n_problems, and for each method ``<agg>_max``, ``<agg>_vote`` (agg in
-    :data:`AGGREGATIONS`), ``majority`` and ``pass``: ``<method>`` = mean over problems of the
-    problem's mean correctness over its subsets, ``<method>_sd`` = the sample standard deviation
-    of those per-problem means (for a confidence interval)."""
-    cte, params = _samples_cte(runs, scorer_id)
+def _accuracy_sql(ns: Sequence[int], repeats: int, seed: int) -> Relation:
     n_list = sorted({int(n) for n in ns if int(n) >= 1})
-    # Integer keys do the work: a problem number, an answer number, and per aggregation the rank
-    # of each sample in its problem (0 = highest aggregate, ties to the lowest sample), so an
-    # argmax in a subset is a min over one integer.
-    ranks = ", ".join(f"CAST(row_number() OVER (PARTITION BY problem_id ORDER BY s_{a} DESC, sample) AS INTEGER) AS r_{a}"
-                      for a in AGGREGATIONS)
+    # Within one subset the samples are distinct, so "the best-ranked sample and its correctness"
+    # is one integer min over ``2 * rank + correct``, and "the lowest sample of an answer and its
+    # correctness" one min over ``2 * sample + correct`` (``fc``).
     cols = "pid, sample, k, correct, aid, " + ", ".join(f"s_{a}, r_{a}" for a in AGGREGATIONS)
-    picks = ", ".join(f"arg_min(m.correct, m.r_{a}) AS {a}_max" for a in AGGREGATIONS)
-    votes = ", ".join(f"max({{'w': v.w_{a}, 'i': -v.first, 'c': v.ans_correct}}).c AS {a}_vote" for a in AGGREGATIONS)
-    weights = ", ".join(f"sum(m.s_{a}) AS w_{a}" for a in AGGREGATIONS)
+    weights = ", ".join(f"sum(m.s_{a}) AS w_{a}, min(2 * m.r_{a} + m.correct::INTEGER) AS p_{a}" for a in AGGREGATIONS)
+    picks = ", ".join(f"min(v.p_{a}) % 2 = 1 AS {a}_max" for a in AGGREGATIONS)
+    # The heaviest answer, ties to the answer of the lowest sample (``fc`` orders them the same way).
+    votes = ", ".join(f"first(v.fc ORDER BY v.w_{a} DESC, v.fc) % 2 = 1 AS {a}_vote" for a in AGGREGATIONS)
+    # Majority: the most samples, ties to the lowest sample, as one integer: count, then the
+    # complement of the answer's lowest sample, then its correctness bit.
+    majority = "max((v.cnt::BIGINT << 32) | ((2147483647 - (v.fc >> 1))::BIGINT << 1) | (v.fc % 2)) % 2 = 1 AS majority"
     methods = [f"{a}_max" for a in AGGREGATIONS] + [f"{a}_vote" for a in AGGREGATIONS] + ["majority", "pass"]
     per_problem = ", ".join(f"avg(CAST({m} AS DOUBLE)) AS {m}" for m in methods)
+    one = ", ".join(f"avg(CAST(correct AS DOUBLE)) AS {m}" for m in methods)
     per_n = ", ".join(f"avg({m}) AS {m}, stddev_samp({m}) AS {m}_sd" for m in methods)
-    sql = f"""WITH {cte},
+    sql = f"""WITH x AS (SELECT trace_id, {cols} FROM ts WHERE sample IS NOT NULL),
     ns AS (SELECT unnest(?::INTEGER[]) AS n),
-    x AS (SELECT CAST(dense_rank() OVER (ORDER BY problem_id) AS INTEGER) AS pid,
-                 CAST(dense_rank() OVER (ORDER BY answer) AS INTEGER) AS aid, trace_id, sample, k, correct,
-                 s_min, s_product, s_last, s_mean, {ranks}
-          FROM s),
     -- Every subset of size n of k samples as a bit mask, where there are at most `repeats` of them
     -- (always n = 1 and n = k); k <= 16 keeps the enumeration small.
     ks AS (SELECT DISTINCT k FROM x),
@@ -109,40 +116,75 @@ def bestofn_accuracy(store: Store, runs: Sequence[RunRef], scorer_id: str, ns: S
     perm AS (SELECT x.{cols.replace(", ", ", x.")}, r.rep,
                     row_number() OVER (PARTITION BY r.rep, x.pid ORDER BY hash(x.trace_id, r.rep, ?), x.sample) AS rk
              FROM x CROSS JOIN range(?) r(rep) WHERE x.k IN (SELECT k FROM rand)),
+    -- The subsets of size n > 1 (N = 1 is below: every sample alone).
     m AS (SELECT f.n, f.rep, x.{cols.replace(", ", ", x.")}
-          FROM x JOIN full_sets f ON f.k = x.k AND (f.mask >> x.sample) & 1 = 1
-          UNION ALL
-          SELECT 1 AS n, x.sample AS rep, x.{cols.replace(", ", ", x.")} FROM x WHERE x.k > 16 AND 1 IN (SELECT n FROM ns)
+          FROM x JOIN full_sets f ON f.k = x.k AND f.n > 1 AND (f.mask >> x.sample) & 1 = 1
           UNION ALL
           SELECT x.k AS n, 0 AS rep, x.{cols.replace(", ", ", x.")} FROM x WHERE x.k > 16 AND x.k IN (SELECT n FROM ns)
           UNION ALL
           SELECT rand.n, perm.rep, perm.{cols.replace(", ", ", perm.")}
           FROM perm JOIN rand ON rand.k = perm.k AND perm.rk <= rand.n),
-    pk AS (SELECT m.n, m.rep, m.pid, {picks}, bool_or(m.correct) AS pass
-           FROM m GROUP BY m.n, m.rep, m.pid),
-    ans AS (SELECT m.n, m.rep, m.pid, m.aid, {weights}, count(*) AS cnt, min(m.sample) AS first,
-                   arg_min(m.correct, m.sample) AS ans_correct
+    -- One row per subset and answer: its weights, size, lowest sample (with its correctness) and
+    -- the best-ranked sample per aggregation; then one row per subset.
+    ans AS (SELECT m.n, m.rep, m.pid, {weights}, count(*) AS cnt, min(2 * m.sample + m.correct::INTEGER) AS fc,
+                   bool_or(m.correct) AS ok
             FROM m GROUP BY m.n, m.rep, m.pid, m.aid),
-    vo AS (SELECT v.n, v.rep, v.pid, {votes}, max({{'n': v.cnt, 'i': -v.first, 'c': v.ans_correct}}).c AS majority
+    vo AS (SELECT v.n, v.pid, {picks}, {votes}, {majority}, bool_or(v.ok) AS pass
            FROM ans v GROUP BY v.n, v.rep, v.pid),
-    pp AS (SELECT pk.n, pk.pid, {per_problem}
-           FROM pk JOIN vo USING (n, rep, pid) GROUP BY pk.n, pk.pid)
+    pp AS (SELECT n, pid, {per_problem} FROM vo GROUP BY n, pid
+           UNION ALL
+           -- N = 1: each sample alone is picked, voted for and passed exactly when it is right.
+           SELECT 1 AS n, pid, {one} FROM x WHERE 1 IN (SELECT n FROM ns) GROUP BY pid)
     SELECT n, count(*) AS n_problems, {per_n} FROM pp GROUP BY n ORDER BY n"""
-    params += [n_list, int(max(repeats, 1)), int(seed), int(max(repeats, 1))]
-    return store.cursor().execute(sql, params).df()
+    return sql, [n_list, int(max(repeats, 1)), int(seed), int(max(repeats, 1))]
+
+
+def _picks_sql() -> str:
+    parts = " UNION ALL ".join(f"SELECT '{a}' AS aggregation, problem_id, trace_id, correct, sample, k, ordinal FROM ts "
+                               f"WHERE r_{a} = 0" for a in AGGREGATIONS)
+    # The gold first error of each pick: one lookup, kept apart.
+    return f"""WITH p AS ({parts})
+    SELECT p.aggregation, p.problem_id, p.trace_id, p.correct, g.gold_first_error, p.sample, p.k
+    FROM p JOIN traces g ON g.trace_id = p.trace_id ORDER BY p.aggregation, p.ordinal"""
+
+
+def _minimum_sql(bins: int) -> Relation:
+    sql = """WITH r AS (SELECT correct, CASE WHEN n_steps > 1 THEN at_min / (n_steps - 1) ELSE 1.0 END AS rel,
+                        at_min = n_steps - 1 AS last FROM ts)
+    SELECT correct, CAST(least(floor(rel * ?), ? - 1) AS INTEGER) AS bin, count(*) AS n,
+           count(*) FILTER (WHERE last) AS n_last
+    FROM r GROUP BY ALL ORDER BY correct, bin"""
+    return sql, [int(bins), int(bins)]
+
+
+def _over_trace_scores(store: Store, runs: Sequence[RunRef], scorer_id: str, sql: str, params: list[Any]) -> Any:
+    """Run ``sql`` (which reads ``ts``) with ``ts`` as a CTE of :func:`_trace_scores`."""
+    ts_sql, ts_params = _trace_scores(runs, scorer_id)
+    body = sql[len("WITH "):] if sql.startswith("WITH ") else f"q AS ({sql}) SELECT * FROM q"
+    return store.cursor().execute(f"WITH ts AS ({ts_sql}), {body}", ts_params + params)
+
+
+def bestofn_sample_counts(store: Store, runs: Sequence[RunRef], scorer_id: str) -> pd.DataFrame:
+    """How many problems have k usable samples: k, n_problems (and n_traces of the runs in all)."""
+    return _over_trace_scores(store, runs, scorer_id, _counts_sql(), []).df()
+
+
+def bestofn_accuracy(store: Store, runs: Sequence[RunRef], scorer_id: str, ns: Sequence[int],
+                     repeats: int = 20, seed: int = 0) -> pd.DataFrame:
+    """Accuracy of every selection rule at each N (module docstring for the rules).
+
+    One row per N: n, n_problems, and for each method ``<agg>_max``, ``<agg>_vote`` (agg in
+    :data:`AGGREGATIONS`), ``majority`` and ``pass``: ``<method>`` = mean over problems of the
+    problem's mean correctness over its subsets, ``<method>_sd`` = the sample standard deviation
+    of those per-problem means (for a confidence interval)."""
+    sql, params = _accuracy_sql(ns, repeats, seed)
+    return _over_trace_scores(store, runs, scorer_id, sql, params).df()
 
 
 def bestofn_picks(store: Store, runs: Sequence[RunRef], scorer_id: str) -> pd.DataFrame:
     """The argmax pick of each aggregation among ALL samples of each problem (problems with at
     least one sample): aggregation, problem_id, trace_id, correct, gold_first_error, sample, k."""
-    cte, params = _samples_cte(runs, scorer_id)
-    parts = " UNION ALL ".join(
-        f"SELECT '{a}' AS aggregation, problem_id, arg_max(trace_id, {{'v': s_{a}, 'i': -sample}}) AS trace_id "
-        f"FROM s GROUP BY problem_id" for a in AGGREGATIONS)
-    sql = f"""WITH {cte}, p AS ({parts})
-    SELECT p.aggregation, p.problem_id, p.trace_id, s.correct, s.gold_first_error, s.sample, s.k
-    FROM p JOIN s USING (trace_id) ORDER BY p.aggregation, s.ordinal"""
-    return frame(store.cursor().execute(sql, params))
+    return frame(_over_trace_scores(store, runs, scorer_id, _picks_sql(), []))
 
 
 def minimum_positions(store: Store, runs: Sequence[RunRef], scorer_id: str, bins: int = 10) -> pd.DataFrame:
@@ -150,19 +192,51 @@ def minimum_positions(store: Store, runs: Sequence[RunRef], scorer_id: str, bins
     ``argmin / (n_steps - 1)`` (1 for one-step traces; earliest step on ties), binned into
     ``bins`` equal bins of [0, 1]; columns correct (final answer), bin, n, n_last (minimum on the
     last step)."""
-    cte, params = runs_cte(runs)
-    sql = f"""WITH {cte},
-    t AS (SELECT tr.trace_id, tr.n_steps, tr.final_answer_correct AS correct FROM {RUN_TRACES}),
-    a AS (SELECT ss.trace_id, arg_min(ss.step_idx, {{'s': ss.score, 'i': ss.step_idx}}) AS at_min
-          FROM step_scores ss SEMI JOIN t ON ss.trace_id = t.trace_id
-          WHERE ss.scorer_id = ? AND ss.score IS NOT NULL GROUP BY ss.trace_id),
-    r AS (SELECT t.correct, CASE WHEN t.n_steps > 1 THEN a.at_min / (t.n_steps - 1) ELSE 1.0 END AS rel,
-                 a.at_min = t.n_steps - 1 AS last
-          FROM a JOIN t USING (trace_id))
-    SELECT correct, CAST(least(floor(rel * ?), ? - 1) AS INTEGER) AS bin, count(*) AS n,
-           count(*) FILTER (WHERE last) AS n_last
-    FROM r GROUP BY ALL ORDER BY correct, bin"""
-    return store.cursor().execute(sql, params + [scorer_id, int(bins), int(bins)]).df()
+    sql, params = _minimum_sql(bins)
+    return _over_trace_scores(store, runs, scorer_id, sql, params).df()
+
+
+class BestOfNSource:
+    """The per-trace scores of one run and scorer, computed ONCE (one pass over the step scores)
+    into a temporary table of this thread's cursor, and every Best-of-N read over it: ``counts``
+    (as :func:`bestofn_sample_counts`), ``accuracy`` (:func:`bestofn_accuracy`), ``picks``
+    (:func:`bestofn_picks`) and ``minimum`` (:func:`minimum_positions`). Use through
+    :func:`bestofn_source`, which drops the table."""
+
+    def __init__(self, store: Store, runs: Sequence[RunRef], scorer_id: str) -> None:
+        self.cur = store.cursor()
+        self.name = f"bestofn_ts_{uuid.uuid4().hex}"
+        ts_sql, ts_params = _trace_scores(runs, scorer_id)
+        self.cur.execute(f"CREATE TEMP TABLE {self.name} AS {ts_sql}", ts_params)
+
+    def _run(self, sql: str, params: list[Any]) -> Any:
+        body = sql[len("WITH "):] if sql.startswith("WITH ") else f"q AS ({sql}) SELECT * FROM q"
+        return self.cur.execute(f"WITH ts AS (SELECT * FROM {self.name}), {body}", params)
+
+    def counts(self) -> pd.DataFrame:
+        return self._run(_counts_sql(), []).df()
+
+    def accuracy(self, ns: Sequence[int], repeats: int = 20, seed: int = 0) -> pd.DataFrame:
+        return self._run(*_accuracy_sql(ns, repeats, seed)).df()
+
+    def picks(self) -> pd.DataFrame:
+        return frame(self._run(_picks_sql(), []))
+
+    def minimum(self, bins: int = 10) -> pd.DataFrame:
+        return self._run(*_minimum_sql(bins)).df()
+
+    def close(self) -> None:
+        self.cur.execute(f"DROP TABLE IF EXISTS {self.name}")
+
+
+@contextmanager
+def bestofn_source(store: Store, runs: Sequence[RunRef], scorer_id: str) -> Iterator[BestOfNSource]:
+    """A :class:`BestOfNSource` for the block (its temporary table is dropped at the end)."""
+    src = BestOfNSource(store, runs, scorer_id)
+    try:
+        yield src
+    finally:
+        src.close()
 
 
 def _pair_cte(runs: Sequence[RunRef], a_id: str, b_id: str | None) -> tuple[str, list[Any]]:

@@ -27,10 +27,12 @@ import duckdb
 from prm_viewer.errors import NotFound, PrmViewerError
 from prm_viewer.store.base import StoreBase, TransactionAborted, now
 from prm_viewer.store.keys import dataset_key, file_sha256, problem_key
+from prm_viewer.store.labels import BadInput, LabelsMixin
 from prm_viewer.store.schema import DERIVED, MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["DERIVED", "MIGRATIONS", "SCHEMA_VERSION", "Store", "TransactionAborted", "dataset_key", "file_sha256",
            "open_store", "problem_key"]
+__all__ += ["BadInput", "LabelsMixin"]
 
 Cursor = duckdb.DuckDBPyConnection
 
@@ -46,7 +48,7 @@ def _unique(taken: set[str], wanted: str) -> str:
     return name
 
 
-class Store(StoreBase):
+class Store(LabelsMixin, StoreBase):
     """The one owner of a DuckDB file."""
 
     def _one(self, sql: str, params: Sequence[Any]) -> dict[str, Any] | None:
@@ -175,6 +177,8 @@ class Store(StoreBase):
             cur.execute("DELETE FROM step_scores WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
             cur.execute("DELETE FROM trace_scores WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
             cur.execute("DELETE FROM steps WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
+            for table in ("step_labels", "label_queue_items", "label_queue_done"):  # annotations of its traces
+                cur.execute(f"DELETE FROM {table} WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
             cur.execute("DELETE FROM jobs WHERE dataset_id = ?", [did])
             cur.execute("DELETE FROM traces WHERE dataset_id = ?", [did])
             cur.execute("DELETE FROM problems WHERE problem_id NOT IN (SELECT DISTINCT problem_id FROM traces)")

@@ -138,6 +138,40 @@ MIGRATIONS: dict[int, Sequence[str]] = {
             created_at  TIMESTAMP NOT NULL
         )""",
     ),
+    5: (
+        # Step annotation: an append-only log of label actions per annotator (one user action, e.g.
+        # "first error is step 3", = one event_id over several rows). The imported gold stays in
+        # steps.gold_label / traces.gold_first_error and is never written by annotation code.
+        """CREATE TABLE step_labels (
+            event_id    BIGINT NOT NULL,
+            trace_id    VARCHAR NOT NULL,
+            step_idx    INTEGER NOT NULL,
+            annotator   VARCHAR NOT NULL,
+            label       TINYINT,           -- +1 correct, -1 wrong, 0 unsure, NULL cleared
+            note        VARCHAR,
+            created_at  TIMESTAMP NOT NULL
+        )""",
+        """CREATE TABLE label_queues (
+            queue_id    VARCHAR PRIMARY KEY,
+            name        VARCHAR NOT NULL UNIQUE,
+            spec        VARCHAR,           -- JSON: dataset, filter, sample n, seed, one_per_problem, only
+            created_by  VARCHAR,
+            created_at  TIMESTAMP NOT NULL
+        )""",
+        """CREATE TABLE label_queue_items (
+            queue_id    VARCHAR NOT NULL,
+            position    INTEGER NOT NULL,
+            trace_id    VARCHAR NOT NULL,
+            PRIMARY KEY (queue_id, position)
+        )""",
+        """CREATE TABLE label_queue_done (
+            queue_id    VARCHAR NOT NULL,
+            trace_id    VARCHAR NOT NULL,
+            annotator   VARCHAR NOT NULL,
+            done_at     TIMESTAMP NOT NULL,
+            PRIMARY KEY (queue_id, trace_id, annotator)
+        )""",
+    ),
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -166,6 +200,14 @@ DERIVED: Sequence[str] = (
         FROM step_scores s JOIN scorers sc USING (scorer_id)
         WHERE s.score IS NOT NULL
         GROUP BY s.scorer_id, s.trace_id""",
+    # Step annotation: each annotator's current label and note per step (the latest event; every
+    # event row carries the step's whole state), steps whose latest state is empty dropped.
+    """CREATE OR REPLACE VIEW current_step_labels AS
+        SELECT trace_id, step_idx, annotator, label, note, created_at
+        FROM (SELECT *, row_number() OVER (PARTITION BY trace_id, step_idx, annotator
+                                           ORDER BY event_id DESC) AS rn
+              FROM step_labels)
+        WHERE rn = 1 AND (label IS NOT NULL OR note IS NOT NULL)""",
 )
 """Macros and views, created in this order (a view's macros first) at every read-write open."""
 

@@ -195,3 +195,29 @@ def _choice(sb: Any, label: str, field: str, key: str, disabled: bool = False) -
 def _range_value(value: Any) -> tuple[float, float]:
     lo, hi = value
     return (float(lo), float(hi))
+
+
+def describe(f: TraceFilter, options: Mapping[str, Any]) -> str:
+    """The filter in words, for Markdown (names from the data escaped): ``every trace`` when empty."""
+    from prm_viewer.ui.text import plain
+
+    ds = _label(options["datasets"], "dataset_id", "name")
+    sc = _label(options["scorers"], "scorer_id", "name")
+    parts: list[str] = []
+    if f.datasets:
+        parts.append("datasets " + ", ".join(plain(ds.get(d, d), 60) for d in f.datasets))
+    for field, what in (("generators", "generators"), ("categories", "categories"), ("splits", "splits")):
+        if getattr(f, field):
+            parts.append(f"{what} " + ", ".join(plain(v, 40) for v in getattr(f, field)))
+    for field, what in (("correct", "final answer"), ("gold_error", "gold first error"), ("pred_error", "predicted")):
+        if getattr(f, field) != "any":
+            parts.append(f"{what}: {CHOICE_LABELS[field][getattr(f, field)]}")
+    if f.scorer:
+        parts.append("scorer " + plain(sc.get(f.scorer, f.scorer), 60))
+    for field, what in (("min_score", "minimum step score"), ("last_score", "last step score")):
+        bounds = getattr(f, field)
+        if bounds is not None:
+            parts.append(f"{what} {bounds[0]:g} to {bounds[1]:g}")
+    if f.text:
+        parts.append(f"text “{plain(f.text, 60)}”")
+    return "; ".join(parts) if parts else "every trace"

@@ -142,9 +142,9 @@ def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, s
         clickmode="event+select", dragmode=False, hovermode="closest",
     )
     fig.update_xaxes(title_text="step index (0-based)", range=[-0.7, last_col - 0.3], dtick=1 if last_col <= 40 else None,
-                     showgrid=False, zeroline=False, side="bottom")
+                     showgrid=False, zeroline=False, side="bottom", ticklabeloverflow="allow")
     fig.update_yaxes(tickmode="array", tickvals=list(range(n_rows)), ticktext=np.array(labels, dtype=object), range=[n_rows - 0.5, -0.5],
-                     showgrid=False, zeroline=False, tickfont=dict(size=10))
+                     showgrid=False, zeroline=False, tickfont=dict(size=10), ticklabeloverflow="allow")
     return fig
 
 

@@ -7,6 +7,7 @@ orange, otherwise green. Every badge also shows the number, so colour is never t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -37,11 +38,14 @@ def score_badge(scorer: str, score: float | None, threshold: float) -> str:
 
 
 def step_block(step_idx: int, text: str, gold_label: int | None, scores: pd.DataFrame,
-               gold_first_error: int | None, predicted: dict[str, int | None], selected: bool) -> None:
-    """One step: index, markers, gold label and every scorer's score, then the text (Markdown + LaTeX).
+               gold_first_error: int | None, predicted: dict[str, int | None], selected: bool,
+               labels: tuple[str, str] | None = None, control: Callable[[], None] | None = None) -> None:
+    """One step: index, markers, labels and every scorer's score, then the text (Markdown + LaTeX).
 
     ``scores``: this step's rows of ``trace_step_scores``; ``predicted``: scorer name -> predicted
-    first error (-1 none).
+    first error (-1 none). ``labels``: ``(badges, notes)`` Markdown of every annotator's label and
+    note on the step (gold included; :func:`prm_viewer.ui.annotate.label_markdown`), shown instead
+    of the bare gold label; ``control``: draws the step's label control under the text.
     """
     with st.container(border=True, key=f"step_{step_idx}"):
         head = [f"**Step {step_idx}**"]
@@ -53,7 +57,10 @@ def step_block(step_idx: int, text: str, gold_label: int | None, scores: pd.Data
             if pfe is not None and pfe == step_idx:
                 head.append(f":blue-badge[:material/radio_button_unchecked: predicted first error "
                             f"({plain(scorer, 28).replace('[', '(').replace(']', ')')})]")
-        if gold_label is not None and not pd.isna(gold_label):
+        if labels is not None:
+            if labels[0]:
+                head.append(labels[0])
+        elif gold_label is not None and not pd.isna(gold_label):
             head.append(LABEL_TEXT.get(int(gold_label), f"gold: {int(gold_label)}"))
         # Columns zipped rather than itertuples: that builds a namedtuple class per call, per step.
         for scorer, value, threshold in zip(scores["scorer"], scores["score"], scores["threshold"]):
@@ -61,7 +68,10 @@ def step_block(step_idx: int, text: str, gold_label: int | None, scores: pd.Data
             head.append(score_badge(scorer, score, float(threshold)))
         # One Markdown element per step (header line, then the text): the browser's cost of a page
         # of steps is mostly per element, which matters for long traces.
-        st.markdown(" ".join(head) + "\n\n" + safe_markdown(text))
+        notes = f"\n\n{labels[1]}" if labels is not None and labels[1] else ""
+        st.markdown(" ".join(head) + "\n\n" + safe_markdown(text) + notes)
+        if control is not None:
+            control()
 
 
 def reward_figure(scores: pd.DataFrame, gold_first_error: int | None) -> go.Figure:

@@ -80,6 +80,7 @@ def test_every_command_is_registered_once() -> None:
         "localisation", "compare", "diversity", "errors",
         "bestofn", "agreement", "benchmark", "calibration",
         "generate", "check-answers", "resplit", "experiment",
+        "label", "labels", "queue",  # step annotation (cli/labels.py)
     }
 
 

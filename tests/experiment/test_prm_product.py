@@ -17,7 +17,6 @@ from prm_viewer.experiment.prm import PrmScorer
 from prm_viewer.experiment.tasks import Splits, imperfect_traces, trace_record
 from prm_viewer.store import open_store
 
-SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
 
 
 def independent_scores(folder: Path, tok: Any, problem: str, steps: list[str]) -> np.ndarray:
@@ -31,7 +30,8 @@ def independent_scores(folder: Path, tok: Any, problem: str, steps: list[str]) -
     body = Qwen2Model(cfg)
     body.load_state_dict({k[len("model."):]: v for k, v in w.items() if k.startswith("model.")})
     body.eval()
-    text = (f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n{problem}<|im_end|>\n"
+    # the tiny models' chat template has no system turn (models.CHAT_TEMPLATE drops it)
+    text = (f"<|im_start|>user\n{problem}<|im_end|>\n"
             f"<|im_start|>assistant\n" + "".join(s + "<extra_0>" for s in steps) + "<|im_end|>\n")
     ids = tok(text, add_special_tokens=False)["input_ids"]
     marker = tok.convert_tokens_to_ids("<extra_0>")

@@ -22,7 +22,7 @@ def test_sft_loss_goes_down(tok: Any, splits: Splits) -> None:
     recs = imperfect_traces(splits.train, 0.3, 2, "sft")
     rows = [policy.sft_row(tok, r["problem"], r["steps"]) for r in recs]
     model = models.new_policy(tok, TINY, seed=0)
-    curve = trainer.train(model, rows, tok.pad_token_id, epochs=4.0, lr=3e-3, batch=8, seed=0, desc="test-sft")
+    curve = trainer.train(model, rows, tok.pad_token_id, steps=40, lr=3e-3, batch=8, seed=0, desc="test-sft")
     first, last = curve[0]["loss"], np.mean([c["loss"] for c in curve[-3:]])
     assert last < 0.6 * first, curve
 
@@ -38,7 +38,7 @@ def test_rl_reward_goes_up_on_a_trivial_task(tok: Any) -> None:
     # SFT to a coin flip between the right answer and a wrong one, then outcome-only RL.
     rows = [policy.sft_row(tok, TRIVIAL.text, ["2 + 3 = 5" if i % 2 else "2 + 3 = 6"]) for i in range(256)]
     model = models.new_policy(tok, TINY, seed=0)
-    trainer.train(model, rows, tok.pad_token_id, epochs=8.0, lr=3e-3, batch=16, seed=0, desc="test-coin")
+    trainer.train(model, rows, tok.pad_token_id, steps=60, lr=3e-3, batch=16, seed=0, desc="test-coin")
     rl = RLSettings(steps=12, prompts=2, group=16, lr=1e-3, temperature=1.0, max_new_tokens=12, beta=0.0,
                     credit="progress", seed=0)
     curve = rl_train(model, tok, [TRIVIAL], rl, prm=None)

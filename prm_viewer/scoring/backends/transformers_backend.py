@@ -11,10 +11,19 @@ that start with the same tokens form groups; a group's prefix runs once (``use_c
 member's continuation runs against a copy of its group's keys and values, with position ids that
 continue after its own prefix and the padded prefix slots masked. A load-time probe compares
 shared and unshared outputs on a made-up batch and keeps sharing off for a model that differs.
+
+Execution per unit (``planner.py``): each length bucket runs per trace (no padding, no mask) or
+as one padded batch, and each chunk of prefix groups shared or unshared, whichever the cost model
+calibrated by timing the first units predicts faster (backend option ``execution`` = ``auto`` |
+``per-trace`` | ``batched`` | ``shared`` forces one). ``bfloat16`` on a CPU without native bf16
+matmul (no AVX-512 BF16 / AMX, where torch falls back to kernels slower than float32) keeps the
+bf16-rounded weights and computes in float32 (``compute_dtype``); scores stay within bf16
+rounding of float32 either way.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +32,7 @@ import numpy as np
 from prm_viewer.errors import MissingDependency, RecipeError
 from prm_viewer.scoring.backends.base import Backend, Loaded, RunSpec, buckets
 from prm_viewer.scoring.backends.lm import LM_KIND
+from prm_viewer.scoring.backends.planner import ARMS, Planner, Shape, forward_flops
 from prm_viewer.scoring.backends.prefix import Group, share_groups
 from prm_viewer.scoring.backends.torch_device import (
     DTYPES,
@@ -71,11 +81,14 @@ class TransformersRunner:
         self.dtype: str = resolve_dtype(spec.dtype, self.device)
         self.kind = spec.prepared.recipe.model_kind
         self.batch_tokens = resolve_batch_tokens(spec.batch_tokens, self.device)
+        self.compute_dtype = self.dtype
+        if self.dtype == "bfloat16" and self.device == "cpu" and not native_cpu_bf16():
+            self.compute_dtype = "float32"
         ckpt = spec.model_checkpoint()
         cls = _model_class(spec)
         try:
             model, info = cls.from_pretrained(
-                str(ckpt.path), dtype=getattr(torch, self.dtype), trust_remote_code=spec.trust_remote_code,
+                str(ckpt.path), dtype=getattr(torch, self.compute_dtype), trust_remote_code=spec.trust_remote_code,
                 output_loading_info=True,
             )
         except Exception as exc:  # torn/corrupt files raise many types (SafetensorError, OSError...)
@@ -93,6 +106,10 @@ class TransformersRunner:
                 f"checkpoint '{ckpt.ref}': weights missing for {len(missing)} parameters "
                 f"(e.g. {', '.join(sorted(missing)[:3])}); is it the right architecture/recipe?"
             )
+        if self.compute_dtype != self.dtype:  # bf16 weights, float32 arithmetic
+            with torch.no_grad():
+                for param in model.parameters():
+                    param.copy_(param.to(getattr(torch, self.dtype)).to(param.dtype))
         self.model: Any = model.to(self.device).eval()  # a transformers PreTrainedModel
         self.body = self.model.base_model
         self.head = _head(self.model, self.kind)
@@ -110,8 +127,16 @@ class TransformersRunner:
         mode = str(mode).lower()
         if mode not in ("auto", "off"):
             raise RecipeError(f"backend option prefix_sharing='{mode}': choose auto or off")
+        execution = str((spec.options or {}).get("execution", "auto")).lower()
+        if execution not in ("auto", *ARMS):
+            raise RecipeError(f"backend option execution='{execution}': choose auto, {', '.join(ARMS)}")
+        self.shape = _shape(torch, self.body, cfg)
+        self.plain_planner = Planner(forced=execution if execution in ("per-trace", "batched") else None)
+        """Per length bucket: per-trace or batched."""
+        self.group_planner = Planner(forced="shared" if execution == "shared" else None)
+        """Per chunk of prefix groups: shared or unshared."""
         self.prefix_sharing = False
-        if mode == "auto":
+        if mode == "auto" and execution in ("auto", "shared"):
             self.prefix_sharing = self._probe_sharing()
 
     def run(self, batch: Sequence[EncodedTrace]) -> list[np.ndarray]:
@@ -120,8 +145,29 @@ class TransformersRunner:
         grouped = {i for g in groups for i in g.members}
         self._run_plain(batch, [i for i in range(len(batch)) if i not in grouped], out)
         if groups:
-            self._run_shared(batch, groups, out)
+            self._run_groups(batch, groups, out)
         return out
+
+    def _run_groups(self, batch: Sequence[EncodedTrace], groups: Sequence[Group], out: list[np.ndarray]) -> None:
+        """Chunks of groups (as many shared prefixes as fit the budget), each shared or unshared
+        as the group planner decides."""
+        shared = np.array([g.shared for g in groups], dtype=np.int64)
+        for chunk in buckets(shared, self.batch_tokens):
+            gs = [groups[int(c)] for c in chunk]
+            members = [i for g in gs for i in g.members]
+            width = int(shared[chunk].max())
+            costs = {
+                "shared": forward_flops(self.shape, [(width, 0)] * len(gs)) + forward_flops(
+                    self.shape, [(len(batch[i].input_ids) - g.shared, width) for g in gs for i in g.members]),
+                "unshared": forward_flops(self.shape, [(len(batch[i].input_ids), 0) for i in members]),
+            }
+            arm = self.group_planner.pick(costs)
+            t0 = time.perf_counter()
+            if arm == "shared":
+                self._run_shared(batch, gs, out)
+            else:
+                self._run_plain(batch, members, out)
+            self.group_planner.record(arm, costs[arm], time.perf_counter() - t0)
 
     def _groups(self, batch: Sequence[EncodedTrace]) -> list[Group]:
         if not self.prefix_sharing or len(batch) < 2:
@@ -157,19 +203,42 @@ class TransformersRunner:
         ids[mask] = np.concatenate([np.asarray(s, dtype=np.int64) for s in seqs])
         return ids, mask
 
-    def _run_plain(self, batch: Sequence[EncodedTrace], which: Sequence[int], out: list[np.ndarray]) -> None:
-        torch = self.torch
+    def _run_plain(self, batch: Sequence[EncodedTrace], which: Sequence[int], out: list[np.ndarray],
+                   arm: str | None = None) -> None:
+        """Length buckets of ``which``, each per trace or batched (``arm``, else the plain planner)."""
         if not len(which):
             return
         idx = np.asarray(which, dtype=np.int64)
         lengths = np.fromiter((len(batch[int(i)].input_ids) for i in idx), dtype=np.int64, count=len(idx))
         for group in buckets(lengths, self.batch_tokens):
             members = [batch[int(i)] for i in idx[group]]
-            ids, mask = self._padded([m.input_ids for m in members])
-            with torch.inference_mode():
-                hidden = self.body(input_ids=torch.from_numpy(ids).to(self.device),
-                                   attention_mask=torch.from_numpy(mask.astype(np.int64)).to(self.device)).last_hidden_state
-                self._read_into(hidden, members, idx[group], out)
+            glen = lengths[group]
+            if int(glen.min()) == int(glen.max()):  # no padding: one batch, no mask, nothing to choose
+                self._forward(members, idx[group], out, padded=False)
+                continue
+            costs = {"per-trace": forward_flops(self.shape, [(int(n), 0) for n in glen]),
+                     "batched": forward_flops(self.shape, [(int(glen.max()), 0)] * len(glen))}
+            chosen = arm or self.plain_planner.pick(costs)
+            t0 = time.perf_counter()
+            if chosen == "per-trace":
+                for m, target in zip(members, idx[group]):
+                    self._forward([m], np.array([target]), out, padded=False)
+            else:
+                self._forward(members, idx[group], out, padded=True)
+            if arm is None:
+                self.plain_planner.record(chosen, costs[chosen], time.perf_counter() - t0)
+
+    def _forward(self, members: Sequence[EncodedTrace], targets: np.ndarray, out: list[np.ndarray],
+                 padded: bool) -> None:
+        """One forward pass of the body over ``members`` (right-padded with a mask when
+        ``padded``, else all of one length and no mask: the causal fast path), head at the
+        scored positions."""
+        torch = self.torch
+        ids, mask = self._padded([m.input_ids for m in members])
+        with torch.inference_mode():
+            attn = torch.from_numpy(mask.astype(np.int64)).to(self.device) if padded and not mask.all() else None
+            hidden = self.body(input_ids=torch.from_numpy(ids).to(self.device), attention_mask=attn).last_hidden_state
+            self._read_into(hidden, members, targets, out)
 
     def _run_shared(self, batch: Sequence[EncodedTrace], groups: Sequence[Group], out: list[np.ndarray]) -> None:
         """Each group's shared prefix once (keys and values kept), then every member's continuation
@@ -226,7 +295,7 @@ class TransformersRunner:
         plain: list[np.ndarray] = [np.zeros((0, 0))] * 4
         shared: list[np.ndarray] = [np.zeros((0, 0))] * 4
         try:
-            self._run_plain(probe, range(4), plain)
+            self._run_plain(probe, range(4), plain, arm="batched")
             self._run_shared(probe, groups, shared)
         except Exception:  # a model that does not take a cache or position ids
             return False
@@ -237,6 +306,27 @@ class TransformersRunner:
     def close(self) -> None:
         del self.model, self.body, self.head
         free_memory(self.device)
+
+
+def native_cpu_bf16() -> bool:
+    """Whether this CPU has bf16 matmul kernels (oneDNN with AVX-512 BF16 or AMX); without them
+    torch's bf16 matmuls are slower than float32."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _shape(torch: Any, body: Any, cfg: Any) -> Shape:
+    """The cost model's view of the body (its linear weights, layers, attention width)."""
+    linear = sum(m.weight.numel() for m in body.modules() if isinstance(m, torch.nn.Linear))
+    heads = int(getattr(cfg, "num_attention_heads", 1) or 1)
+    hidden = int(getattr(cfg, "hidden_size", 0) or 0)
+    head_dim = int(getattr(cfg, "head_dim", None) or (hidden // heads if heads else 0))
+    return Shape(linear_params=int(linear), layers=int(getattr(cfg, "num_hidden_layers", 1) or 1),
+                 attn_width=heads * head_dim)
 
 
 def load(spec: RunSpec) -> Loaded:
