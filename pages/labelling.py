@@ -12,9 +12,10 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from prm_viewer import annotation, queries
+from prm_viewer import annotation, export, queries
 from prm_viewer.ui import analysis_widgets as aw
 from prm_viewer.ui import annotate, filters
+from prm_viewer.ui.gold import gold_selector
 from prm_viewer.ui.page import page, require_datasets
 from prm_viewer.ui.state import cached
 from prm_viewer.ui.text import plain, plotly_text
@@ -71,6 +72,21 @@ with st.expander("New queue from the Explorer's current filter", expanded=qs.emp
                  query_params=filters.link_params(flt))
     scorer_names = dict(zip(options["scorers"]["scorer_id"], options["scorers"]["name"]))
     annotate.queue_form(store, flt, names, scorer_names, who)
+
+# ---- the labels as training data
+with st.expander("Export labels for training"):
+    c1, c2, c3 = st.columns(3)
+    exp_ds = c1.selectbox("Dataset", list(names), format_func=lambda d: names.get(d, d), key="lq-exp-ds")
+    with c2:
+        exp_gold = gold_selector(store, exp_ds, "lq-exp-gold")
+    exp_fmt = c3.selectbox("Format", list(export.LABEL_FORMATS), key="lq-exp-fmt",
+                           format_func=lambda f: export.LABEL_FORMATS[f][1])
+    exp_name = f"{names.get(exp_ds, 'labels')}_{exp_fmt}{export.LABEL_FORMATS[exp_fmt][0]}"
+    st.download_button(f"Download {plain(exp_name, 80)}", key="lq-exp-go", file_name=exp_name,
+                       data=lambda: export.export_labels_bytes(store, exp_ds, exp_fmt, gold=exp_gold),
+                       icon=":material/download:",
+                       help="The chosen gold labels (an adjudicated set: majority, or an annotator who wins) "
+                            "in a PRM training format; the CSV has one label and note column per annotator.")
 
 # ---- agreement between annotators
 st.subheader("Annotator agreement")

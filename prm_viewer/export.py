@@ -198,3 +198,13 @@ def export_labels(store: Store, datasets: DatasetRefs, fmt: str, output_path: st
              "prm800k": queries.label_prm800k_sql}[fmt]
     sql, params = build(gold, ids, filters)
     return write_query(store, sql, params, output_path, ".jsonl", "jsonl")
+
+
+def export_labels_bytes(store: Store, datasets: DatasetRefs, fmt: str, gold: str = "gold",
+                        annotators: Sequence[str] | None = None) -> bytes:
+    """:func:`export_labels` as bytes, for a download button (the Labelling page)."""
+    suffix = LABEL_FORMATS[fmt][0] if fmt in LABEL_FORMATS else ".out"
+    with tempfile.TemporaryDirectory(prefix="prm_viewer_labels_") as tmp:
+        path = Path(tmp) / f"labels{suffix}"
+        export_labels(store, datasets, fmt, path, gold=gold, annotators=annotators)
+        return path.read_bytes()

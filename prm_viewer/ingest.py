@@ -233,13 +233,23 @@ def _fast_stage(store: Store, format_: Format, path: Path, options: dict[str, An
     :mod:`prm_viewer.store.fast_json`), else ``None``: the Python reader imports it and reports
     the first problem in today's words."""
     kind = fast_json.eligible(format_.name, path, options) if enabled else None
-    scan = fast_json.scan(path, kind) if kind else None
+    if kind is None:
+        yield None
+        return
+    if kind == "jsonl":  # the byte scan runs while DuckDB parses (its record lines are not needed)
+        with ThreadPoolExecutor(1, thread_name_prefix="prm-scan") as pool:
+            pending = pool.submit(fast_json.scan, path, kind)
+            with FastImport(store, path, kind, None) as fast:
+                scan = pending.result()
+                ok = scan is not None and fast.check(scan.key_tokens, scan.n_lines)
+                yield fast if ok else None
+        return
+    scan = fast_json.scan(path, kind)
     if scan is None:
         yield None
         return
     with FastImport(store, path, scan.kind, scan.record_lines) as fast:
-        ok = fast.check(scan.key_tokens, scan.n_lines if scan.kind == "jsonl" else None)
-        yield fast if ok else None
+        yield fast if fast.check(scan.key_tokens, None) else None
 
 
 def fast_path_applies(store: Store, path: str | Path, fmt: str = "processbench",

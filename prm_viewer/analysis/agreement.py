@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from prm_viewer import queries
 from prm_viewer.analysis.jsonable import jsonable
 from prm_viewer.analysis.runs import Run
 from prm_viewer.errors import PrmViewerError
+from prm_viewer.queries.figures import agreement_source
 from prm_viewer.store import Store
 
 GOLD = "gold"
@@ -139,14 +139,15 @@ def agreement_report(store: Store, run: Run, a: str, b: str, top: int = 20) -> A
     thr_b = 0.5 if sb is None else float(sb["threshold"])  # gold steps are 0 (wrong) or 1
     refs = [run.ref()]
     b_id = None if sb is None else sb["scorer_id"]
-    summary = queries.agreement_steps_summary(store, refs, sa["scorer_id"], b_id, thr_a, thr_b)
+    with agreement_source(store, refs, sa["scorer_id"], b_id) as src:  # one join of the step pairs
+        summary = src.summary(thr_a, thr_b)
+        traces = src.traces(thr_a, thr_b) if summary.get("n") else pd.DataFrame()
     b_name = GOLD if sb is None else sb["name"]
     n = int(summary.get("n") or 0)
     if n == 0:
         what = "gold step labels" if gold else f"scores from '{b_name}'"
         raise PrmViewerError(f"no step of '{run.label}' has both scores from '{sa['name']}' and {what}")
     m = np.array([[summary["a_wrong_b_wrong"], summary["a_wrong_b_ok"]], [summary["a_ok_b_wrong"], summary["a_ok_b_ok"]]])
-    traces = queries.agreement_trace_frame(store, refs, sa["scorer_id"], b_id, thr_a, thr_b)
     same = traces["pred_a"] == traces["pred_b"]
     return AgreementReport(
         run=run.label, a=sa["name"], b=b_name, threshold_a=thr_a, threshold_b=None if gold else thr_b,

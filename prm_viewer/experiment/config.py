@@ -13,11 +13,11 @@ from typing import Any
 class ModelSize:
     """A small Qwen2 body (policy and PRM share the shape; head_dim = hidden / heads)."""
 
-    hidden: int = 128
+    hidden: int = 64
     layers: int = 4
     heads: int = 4
     kv_heads: int = 2
-    intermediate: int = 384
+    intermediate: int = 192
     max_positions: int = 512
 
 
@@ -34,12 +34,12 @@ class ExperimentConfig:
     n_test_ood: int = 50
     """Out-of-domain test problems per category (long chains, unseen operator, larger numbers)."""
     model: ModelSize = ModelSize()
-    vocab_size: int = 300
+    vocab_size: int = 360
     """BPE vocabulary of the task-alphabet tokenizer (digits stay one token each)."""
     sft_error_rate: float = 0.25
     """Share of SFT traces with an injected error (the "imperfect traces")."""
-    sft_steps: int = 900
-    sft_lr: float = 2e-3
+    sft_steps: int = 1000
+    sft_lr: float = 3e-3
     sft_batch: int = 32
     prm_policy_samples: int = 2
     """Samples of the SFT policy per PRM training problem, labelled by the verifier."""
@@ -47,15 +47,15 @@ class ExperimentConfig:
     """Training problems whose SFT samples and constructed traces train the PRM."""
     prm_error_rate: float = 0.7
     """Share of injected-error traces among the PRM's constructed training traces."""
-    prm_steps: int = 300
-    prm_lr: float = 1e-3
+    prm_steps: int = 400
+    prm_lr: float = 5e-4
     prm_batch: int = 32
-    rl_steps: int = 40
-    rl_prompts: int = 16
+    rl_steps: int = 30
+    rl_prompts: int = 12
     """Problems per RL step."""
     rl_group: int = 8
     """Samples per problem (the group whose mean is the baseline)."""
-    rl_lr: float = 2e-4
+    rl_lr: float = 1e-4
     rl_temperature: float = 1.0
     rl_max_new_tokens: int = 64
     process_weight: float = 1.0

@@ -2,8 +2,10 @@
 the tiny PRM and the exact verifier score them in scoring jobs (``jobs.JobRunner`` launching the
 real worker), and the analysis reports compare the two runs.
 
-Sampling happens in this process (``policy.sample``) until generation jobs exist; the datasets
-carry the policy checkpoint and sampling settings as tags, as a generation job's would.
+Sampling goes through the product's generation jobs (``generation.submit_generation``, run by
+the ``JobRunner`` in worker subprocesses, prompts built by the same function the policies trained
+with); each sample's completion is read back from the job folder, labelled by the exact verifier
+and written as a trace file with the run's tags (``process_reward``, ``split`` per trace).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from prm_viewer.experiment import policy
 from prm_viewer.experiment.config import ExperimentConfig
-from prm_viewer.experiment.tasks import Splits, trace_record
+from prm_viewer.experiment.tasks import Splits, parse_completion, trace_record
 from prm_viewer.store import Store
 
 IMPORT_OPTIONS: dict[str, Any] = {"map": {
@@ -50,6 +52,58 @@ def sample_run(cfg: ExperimentConfig, tok: Any, checkpoint: Path, splits: Splits
     owners = [(t, k) for t in tasks for k in range(cfg.eval_samples)]
     gen = f"tiny-policy-{run}-process-reward"
     return [trace_record(t, s.steps, gen, k, run) for (t, k), s in zip(owners, samples)]
+
+
+def problem_table(splits: Splits) -> Any:
+    """The test problems as a generation job's input table (``generation.PROBLEM_SCHEMA``)."""
+    import pyarrow as pa
+
+    from prm_viewer.generation import PROBLEM_SCHEMA
+
+    tasks = splits.test()
+    return pa.table({"problem_id": [t.problem_id for t in tasks], "problem": [t.text for t in tasks],
+                     "reference_answer": [str(t.answer) for t in tasks], "category": [t.category for t in tasks],
+                     "split": [t.split for t in tasks]}, schema=PROBLEM_SCHEMA)
+
+
+def sample_runs(store: Store, cfg: ExperimentConfig, splits: Splits, checkpoints: dict[str, Path], jobs_root: Path,
+                on_progress: Callable[[int, int], None] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """One generation job per policy (``eval_samples`` per test problem, seeded), run together;
+    returns each run's samples as import records (verifier labels, problem split and category)."""
+    import time
+
+    from prm_viewer.errors import PrmViewerError
+    from prm_viewer.generation import SamplingSettings, submit_generation
+    from prm_viewer.generation.dataset import job_rows
+    from prm_viewer.jobs import FINISHED, JobRunner
+
+    table = problem_table(splits)
+    sampling = SamplingSettings(n=cfg.eval_samples, temperature=cfg.eval_temperature,
+                                max_new_tokens=cfg.eval_max_new_tokens, seed=cfg.seed + 99)
+    ids = {run: submit_generation(store, table, str(ck), sampling, dataset_name=f"generated-{run}-process-reward",
+                                  prompt_template=policy.TEMPLATE, system_prompt=policy.SYSTEM, split_rule="newline",
+                                  tags={"process_reward": run}, device="cpu", dtype="float32", batch_size=128,
+                                  jobs_root=jobs_root)
+           for run, ck in checkpoints.items()}
+    runner = JobRunner(store, jobs_root=jobs_root, max_workers=2)
+    while True:
+        runner.poll()
+        rows = {run: store.get_job(j) or {} for run, j in ids.items()}
+        if on_progress:
+            on_progress(sum(int(r.get("traces_done") or 0) for r in rows.values()),
+                        sum(int(r.get("traces_total") or 0) for r in rows.values()))
+        if all(r.get("status") in FINISHED for r in rows.values()):
+            break
+        time.sleep(0.5)
+    by_id = {t.problem_id: t for t in splits.test()}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for run, job in rows.items():
+        if job.get("status") != "done":
+            raise PrmViewerError(f"generation job {job.get('job_id')} ended {job.get('status')}: {job.get('error')}")
+        out[run] = [trace_record(by_id[r["problem_id"]], parse_completion(r["completion"]),
+                                 f"tiny-policy-{run}-process-reward", int(r["metadata"]["sample_idx"]), run)
+                    for r in job_rows(Path(job["job_dir"]), str(job["job_id"]))]
+    return out
 
 
 def heldout_records(splits: Splits, records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -84,6 +84,12 @@ def new_prm(tok: Any, policy: Any | None, size: ModelSize, seed: int) -> Any:
     prm = Qwen2ForProcessRewardModel(cfg)
     if policy is not None:
         prm.model.load_state_dict(policy.model.state_dict())
+        # The policy never saw the step marker; it separates steps by a newline. Starting the
+        # marker's embedding at the newline's makes the PRM's input read like the policy's own
+        # answers, so the head starts from features the body already computes there.
+        emb = prm.model.embed_tokens.weight
+        with torch.no_grad():
+            emb[tok.convert_tokens_to_ids(MARKER)] = emb[tok("\n", add_special_tokens=False)["input_ids"][0]]
     return prm
 
 

@@ -78,28 +78,31 @@ def run_experiment(cfg: ExperimentConfig, out: Path, say: Callable[[str], None] 
     artefacts.save_json(out / "curves.json", curves)
 
     t0 = time.perf_counter()
-    say("sampling both policies on the test splits")
-    files: list[dict[str, Any]] = []
-    for run in train.RUNS:
-        recs = evaluate.sample_run(cfg, tok, ck / f"policy-{run}", splits, run)
-        name = f"traces/{run}.jsonl"
-        evaluate.write_jsonl(out / name, recs)
-        files.append({"name": evaluate.DATASET.format(run=run), "file": name, "tags": {
-            "process_reward": run, "experiment": "tiny-with-vs-without", "splits": "in_domain,out_of_domain",
-            "checkpoint": str(ck / f"policy-{run}"), "temperature": str(cfg.eval_temperature),
-            "samples": str(cfg.eval_samples), "seed": str(cfg.seed)}})
-    held = evaluate.heldout_records(splits, imperfect_traces(splits.test(), 0.5, cfg.seed + 4, "heldout"))
-    evaluate.write_jsonl(out / "traces/prm-heldout.jsonl", held)
-    files.append({"name": evaluate.HELDOUT, "file": "traces/prm-heldout.jsonl",
-                  "tags": {"experiment": "tiny-with-vs-without", "role": "prm-heldout"}})
-    stage("sampling", t0)
-
-    t0 = time.perf_counter()
     store_dir = out / "store"
     if store_dir.exists():
         shutil.rmtree(store_dir)  # a run starts from nothing
     store = open_store(store_dir / "experiment.duckdb")
     try:
+        say("sampling both policies on the test splits (generation jobs)")
+        bar = tqdm(total=2 * len(splits.test()) * cfg.eval_samples, desc="generation jobs", unit="sample")
+        sampled = evaluate.sample_runs(store, cfg, splits, {run: ck / f"policy-{run}" for run in train.RUNS},
+                                       store_dir / "jobs", on_progress=lambda d, n: bar.update(d - bar.n))
+        bar.close()
+        files: list[dict[str, Any]] = []
+        for run in train.RUNS:
+            name = f"traces/{run}.jsonl"
+            evaluate.write_jsonl(out / name, sampled[run])
+            files.append({"name": evaluate.DATASET.format(run=run), "file": name, "tags": {
+                "process_reward": run, "experiment": "tiny-with-vs-without", "splits": "in_domain,out_of_domain",
+                "checkpoint": f"checkpoints/policy-{run}", "temperature": str(cfg.eval_temperature),
+                "samples": str(cfg.eval_samples), "seed": str(cfg.seed)}})
+        held = evaluate.heldout_records(splits, imperfect_traces(splits.test(), 0.5, cfg.seed + 4, "heldout"))
+        evaluate.write_jsonl(out / "traces/prm-heldout.jsonl", held)
+        files.append({"name": evaluate.HELDOUT, "file": "traces/prm-heldout.jsonl",
+                      "tags": {"experiment": "tiny-with-vs-without", "role": "prm-heldout"}})
+        stage("sampling", t0)
+
+        t0 = time.perf_counter()
         for f in files:
             f["dataset_id"] = evaluate.import_traces(store, out / f["file"], f["name"], f["tags"])
         prm_id, ver_id = evaluate.register_scorers(store, ck / "prm", cfg.threshold)

@@ -74,7 +74,7 @@ def step_auc(store: Store, run: Any, prm: str) -> dict[str, Any]:
 
     from prm_viewer import queries
 
-    frame = queries.analysis_step_labels(store, [run], prm)
+    frame = queries.analysis_step_labels(store, [run.ref()], prm)
     frame = frame[frame["gold_label"] != 0]
 
     def one(f: Any) -> dict[str, Any]:

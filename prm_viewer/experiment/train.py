@@ -23,13 +23,17 @@ RUNS = ("without", "with")
 """RL runs: outcome reward only, and outcome + the tiny PRM's process reward."""
 
 
+def tokenizer_corpus(splits: Splits, seed: int) -> list[str]:
+    """Problem texts of every split, step lines (with injected errors), the chat role names."""
+    corpus = [t.text for t in splits.train + splits.test()]
+    corpus += ["\n".join(r["steps"]) for r in imperfect_traces(splits.train + splits.test(), 0.5, seed, "tok")]
+    return corpus + ["user\nassistant\n"] * 100  # the chat template's role names, one token each
+
+
 def make_tokenizer(cfg: ExperimentConfig, splits: Splits, folder: Path) -> Any:
     """Trained on the alphabet of every split (problem texts, step lines); the test splits'
     words (``multiply by``) are in the vocabulary, but the models never train on them."""
-    corpus = [t.text for t in splits.train + splits.test()]
-    corpus += ["\n".join(r["steps"]) for r in imperfect_traces(splits.train + splits.test(), 0.5, cfg.seed, "tok")]
-    corpus += ["user\nassistant\n"] * 100  # the chat template's role names, one token each
-    tok = models.build_tokenizer(corpus, cfg.vocab_size)
+    tok = models.build_tokenizer(tokenizer_corpus(splits, cfg.seed), cfg.vocab_size)
     folder.mkdir(parents=True, exist_ok=True)
     tok.save_pretrained(folder)
     return tok

@@ -31,7 +31,7 @@ import pandas as pd
 from prm_viewer.queries._sql import RUN_TRACES, RunRef, frame, runs_cte
 from prm_viewer.store import Store
 
-__all__ = ["AGGREGATIONS", "agreement_steps_summary", "agreement_trace_frame", "bestofn_accuracy", "bestofn_picks",
+__all__ = ["AGGREGATIONS", "AgreementSource", "agreement_source", "agreement_steps_summary", "agreement_trace_frame", "bestofn_accuracy", "bestofn_picks",
            "bestofn_sample_counts", "BestOfNSource", "bestofn_source", "minimum_positions", "prmbench_error_positions"]
 
 AGGREGATIONS = ("min", "product", "last", "mean")
@@ -66,19 +66,21 @@ def _trace_scores(runs: Sequence[RunRef], scorer_id: str) -> Relation:
                               arg_min(ss.step_idx, {{'s': ss.score, 'i': ss.step_idx}}) AS at_min
                        FROM step_scores ss SEMI JOIN t ON ss.trace_id = t.trace_id
                        WHERE ss.scorer_id = ? AND ss.score IS NOT NULL GROUP BY ss.trace_id) g USING (trace_id)),
-    p AS (SELECT *, CAST(dense_rank() OVER (ORDER BY problem_id) AS INTEGER) AS pid,
+    -- The strings become integer keys here and are not carried further (each window below
+    -- copies its rows).
+    p AS (SELECT * EXCLUDE (problem_id, answer), CAST(dense_rank() OVER (ORDER BY problem_id) AS INTEGER) AS pid,
                  CAST(dense_rank() OVER (ORDER BY answer) AS INTEGER) AS aid
           FROM a WHERE correct IS NOT NULL),
     s AS (SELECT *, CAST(row_number() OVER (PARTITION BY pid ORDER BY ordinal, trace_id) - 1 AS INTEGER) AS sample,
                  CAST(count(*) OVER (PARTITION BY pid) AS INTEGER) AS k
           FROM p)
     SELECT *, {ranks} FROM s
-    UNION ALL BY NAME SELECT * FROM a WHERE correct IS NULL"""
+    UNION ALL BY NAME SELECT * EXCLUDE (problem_id, answer) FROM a WHERE correct IS NULL"""
     return sql, params + [scorer_id]
 
 
 def _counts_sql() -> str:
-    return "SELECT k, count(DISTINCT problem_id) AS n_problems FROM ts WHERE sample IS NOT NULL GROUP BY k ORDER BY k"
+    return "SELECT k, count(DISTINCT pid) AS n_problems FROM ts WHERE sample IS NOT NULL GROUP BY k ORDER BY k"
 
 
 def _accuracy_sql(ns: Sequence[int], repeats: int, seed: int) -> Relation:
@@ -140,11 +142,11 @@ def _accuracy_sql(ns: Sequence[int], repeats: int, seed: int) -> Relation:
 
 
 def _picks_sql() -> str:
-    parts = " UNION ALL ".join(f"SELECT '{a}' AS aggregation, problem_id, trace_id, correct, sample, k, ordinal FROM ts "
+    parts = " UNION ALL ".join(f"SELECT '{a}' AS aggregation, trace_id, correct, sample, k, ordinal FROM ts "
                                f"WHERE r_{a} = 0" for a in AGGREGATIONS)
     # The gold first error of each pick: one lookup, kept apart.
     return f"""WITH p AS ({parts})
-    SELECT p.aggregation, p.problem_id, p.trace_id, p.correct, g.gold_first_error, p.sample, p.k
+    SELECT p.aggregation, g.problem_id, p.trace_id, p.correct, g.gold_first_error, p.sample, p.k
     FROM p JOIN traces g ON g.trace_id = p.trace_id ORDER BY p.aggregation, p.ordinal"""
 
 
@@ -239,25 +241,73 @@ def bestofn_source(store: Store, runs: Sequence[RunRef], scorer_id: str) -> Iter
         src.close()
 
 
-def _pair_cte(runs: Sequence[RunRef], a_id: str, b_id: str | None) -> tuple[str, list[Any]]:
-    """CTE ``j(trace_id, step_idx, sa, sb)``: steps scored by A and by B (``b_id`` None = the gold
-    labels as 0 (wrong, label -1) / 1 (not wrong))."""
+def _run_map(runs: Sequence[RunRef]) -> Relation:
+    """``tmap(tk, trace_id, source_id, dataset_id, ordinal)``: the traces of the runs, each with an
+    integer key ``tk`` (so that the per-step pairs carry no trace-id string)."""
     cte, params = runs_cte(runs)
+    return (f"""WITH {cte} SELECT CAST(row_number() OVER () AS INTEGER) AS tk, tr.trace_id, tr.source_id, tr.dataset_id,
+               tr.ordinal FROM {RUN_TRACES}""", params)
+
+
+def _pairs(a_id: str, b_id: str | None) -> Relation:
+    """``(tk, step_idx, sa, sb)``: the steps of the traces of ``tmap`` scored by A and by B
+    (``b_id`` None = the gold labels as 0 (wrong, label -1) / 1 (not wrong)). The one pass over
+    the step rows that every agreement read shares (:class:`AgreementSource` materialises it)."""
+    # Each side gets its integer trace key first (which also keeps the run's traces only), so the
+    # pairing join is on two integers, not on the trace-id string.
     if b_id is None:
-        b = """SELECT st.trace_id, st.step_idx, CASE WHEN st.gold_label = -1 THEN 0.0 ELSE 1.0 END AS score
-               FROM steps st SEMI JOIN t ON st.trace_id = t.trace_id WHERE st.gold_label IS NOT NULL"""
+        b = """SELECT t.tk, st.step_idx, CASE WHEN st.gold_label = -1 THEN 0.0 ELSE 1.0 END AS score
+               FROM steps st JOIN tmap t ON t.trace_id = st.trace_id WHERE st.gold_label IS NOT NULL"""
         b_params: list[Any] = []
     else:
-        b = """SELECT ss.trace_id, ss.step_idx, ss.score FROM step_scores ss SEMI JOIN t ON ss.trace_id = t.trace_id
+        b = """SELECT t.tk, ss.step_idx, ss.score FROM step_scores ss JOIN tmap t ON t.trace_id = ss.trace_id
                WHERE ss.scorer_id = ? AND ss.score IS NOT NULL"""
         b_params = [b_id]
-    sql = f"""{cte},
-    t AS (SELECT tr.trace_id, tr.n_steps FROM {RUN_TRACES}),
-    a AS (SELECT ss.trace_id, ss.step_idx, ss.score FROM step_scores ss SEMI JOIN t ON ss.trace_id = t.trace_id
-          WHERE ss.scorer_id = ? AND ss.score IS NOT NULL),
-    b AS ({b}),
-    j AS (SELECT a.trace_id, a.step_idx, a.score AS sa, b.score AS sb FROM a JOIN b USING (trace_id, step_idx))"""
-    return sql, params + [a_id] + b_params
+    sql = f"""WITH a AS (SELECT t.tk, ss.step_idx, ss.score FROM step_scores ss JOIN tmap t ON t.trace_id = ss.trace_id
+               WHERE ss.scorer_id = ? AND ss.score IS NOT NULL),
+    b AS ({b})
+    SELECT a.tk, a.step_idx, a.score AS sa, b.score AS sb FROM a JOIN b USING (tk, step_idx)"""
+    return sql, [a_id] + b_params
+
+
+def _summary_sql(thr_a: float, thr_b: float) -> Relation:
+    # Average ranks for Spearman with ONE window (one sort) per side: rank() is a tie group's
+    # lowest rank, count(*) up to the current row's peers its highest; the mean of the two is
+    # the rank ties share (as scipy's ``rankdata``).
+    sql = """WITH ra AS (SELECT sa, sb, (rank() OVER (ORDER BY sa) + count(*) OVER (ORDER BY sa)) / 2.0 AS ra FROM j),
+    r AS (SELECT sa, sb, ra, (rank() OVER (ORDER BY sb) + count(*) OVER (ORDER BY sb)) / 2.0 AS rb FROM ra)
+    SELECT count(*) AS n,
+           count(*) FILTER (WHERE sa < ? AND sb < ?) AS a_wrong_b_wrong,
+           count(*) FILTER (WHERE sa < ? AND sb >= ?) AS a_wrong_b_ok,
+           count(*) FILTER (WHERE sa >= ? AND sb < ?) AS a_ok_b_wrong,
+           count(*) FILTER (WHERE sa >= ? AND sb >= ?) AS a_ok_b_ok,
+           corr(sa, sb) AS pearson, corr(ra, rb) AS spearman
+    FROM r"""
+    return sql, [float(thr_a), float(thr_b)] * 4
+
+
+def _trace_frame_sql(thr_a: float, thr_b: float) -> Relation:
+    # Per trace first (900k step rows -> 100k, on the integer key), then its ids and file order.
+    sql = """WITH g AS (SELECT tk, count(*) AS n_common,
+                      trace_pred_first_error(step_idx, sa, ?) AS pred_a, trace_pred_first_error(step_idx, sb, ?) AS pred_b,
+                      avg(abs(sa - sb)) AS mean_abs_diff, max(abs(sa - sb)) AS max_abs_diff,
+                      arg_max(step_idx, {'d': abs(sa - sb), 'i': -step_idx}) AS max_step
+               FROM j GROUP BY tk)
+    SELECT t.trace_id, t.source_id, g.n_common, g.pred_a, g.pred_b, g.mean_abs_diff, g.max_abs_diff, g.max_step
+    FROM g JOIN tmap t USING (tk) ORDER BY t.dataset_id, t.ordinal"""
+    return sql, [float(thr_a), float(thr_b)]
+
+
+def _over_pairs(store: Store, runs: Sequence[RunRef], a_id: str, b_id: str | None, sql: str, params: list[Any]) -> Any:
+    m_sql, m_params = _run_map(runs)
+    j_sql, j_params = _pairs(a_id, b_id)
+    return store.cursor().execute(f"WITH tmap AS ({m_sql}), j AS ({j_sql}), {sql[len('WITH '):]}",
+                                  m_params + j_params + params)
+
+
+def _summary_row(cur: Any) -> dict[str, Any]:
+    row = cur.fetchone()
+    return dict(zip([d[0] for d in cur.description], row)) if row is not None else {}
 
 
 def agreement_steps_summary(store: Store, runs: Sequence[RunRef], a_id: str, b_id: str | None,
@@ -266,22 +316,7 @@ def agreement_steps_summary(store: Store, runs: Sequence[RunRef], a_id: str, b_i
     ``a_wrong_b_ok``, ``a_ok_b_wrong``, ``a_ok_b_ok``; wrong = score below the scorer's
     threshold), ``n``, ``pearson`` (corr of the scores) and ``spearman`` (corr of their average
     ranks, ties sharing the mean rank, as scipy's ``spearmanr``)."""
-    cte, params = _pair_cte(runs, a_id, b_id)
-    sql = f"""WITH {cte},
-    r AS (SELECT sa, sb,
-                 rank() OVER (ORDER BY sa) + (count(*) OVER (PARTITION BY sa) - 1) / 2.0 AS ra,
-                 rank() OVER (ORDER BY sb) + (count(*) OVER (PARTITION BY sb) - 1) / 2.0 AS rb
-          FROM j)
-    SELECT count(*) AS n,
-           count(*) FILTER (WHERE sa < ? AND sb < ?) AS a_wrong_b_wrong,
-           count(*) FILTER (WHERE sa < ? AND sb >= ?) AS a_wrong_b_ok,
-           count(*) FILTER (WHERE sa >= ? AND sb < ?) AS a_ok_b_wrong,
-           count(*) FILTER (WHERE sa >= ? AND sb >= ?) AS a_ok_b_ok,
-           corr(sa, sb) AS pearson, corr(ra, rb) AS spearman
-    FROM r"""
-    cur = store.cursor().execute(sql, params + [float(thr_a), float(thr_b)] * 4)
-    row = cur.fetchone()
-    return dict(zip([d[0] for d in cur.description], row)) if row is not None else {}
+    return _summary_row(_over_pairs(store, runs, a_id, b_id, *_summary_sql(thr_a, thr_b)))
 
 
 def agreement_trace_frame(store: Store, runs: Sequence[RunRef], a_id: str, b_id: str | None,
@@ -289,16 +324,51 @@ def agreement_trace_frame(store: Store, runs: Sequence[RunRef], a_id: str, b_id:
     """One row per trace with steps scored by both: trace_id, source_id, n_common (such steps),
     pred_a / pred_b (first common step below each threshold, else -1), mean_abs_diff,
     max_abs_diff and max_step (the step where they differ most; earliest on ties)."""
-    cte, params = _pair_cte(runs, a_id, b_id)
-    sql = f"""WITH {cte}
-    SELECT j.trace_id, any_value(tr.source_id) AS source_id, count(*) AS n_common,
-           trace_pred_first_error(j.step_idx, j.sa, ?) AS pred_a,
-           trace_pred_first_error(j.step_idx, j.sb, ?) AS pred_b,
-           avg(abs(j.sa - j.sb)) AS mean_abs_diff, max(abs(j.sa - j.sb)) AS max_abs_diff,
-           arg_max(j.step_idx, {{'d': abs(j.sa - j.sb), 'i': -j.step_idx}}) AS max_step
-    FROM j JOIN traces tr ON tr.trace_id = j.trace_id
-    GROUP BY j.trace_id ORDER BY any_value(tr.dataset_id), any_value(tr.ordinal)"""
-    return frame(store.cursor().execute(sql, params + [float(thr_a), float(thr_b)]))
+    return frame(_over_pairs(store, runs, a_id, b_id, *_trace_frame_sql(thr_a, thr_b)))
+
+
+class AgreementSource:
+    """The step pairs of two scorers (or a scorer and the gold labels) on one run, joined ONCE
+    into temporary tables of this thread's cursor, and the agreement reads over them:
+    ``summary`` (as :func:`agreement_steps_summary`) and ``traces``
+    (:func:`agreement_trace_frame`). Use through :func:`agreement_source`."""
+
+    def __init__(self, store: Store, runs: Sequence[RunRef], a_id: str, b_id: str | None) -> None:
+        self.cur = store.cursor()
+        self.name = f"agreement_{uuid.uuid4().hex}"
+        m_sql, m_params = _run_map(runs)
+        self.cur.execute(f"CREATE TEMP TABLE {self.name}_t AS {m_sql}", m_params)
+        try:
+            j_sql, j_params = _pairs(a_id, b_id)
+            self.cur.execute(f"CREATE TEMP TABLE {self.name}_j AS WITH tmap AS (SELECT * FROM {self.name}_t), "
+                             f"{j_sql[len('WITH '):]}", j_params)
+        except BaseException:
+            self.close()
+            raise
+
+    def _run(self, sql: str, params: list[Any]) -> Any:
+        return self.cur.execute(f"WITH tmap AS (SELECT * FROM {self.name}_t), j AS (SELECT * FROM {self.name}_j), "
+                                f"{sql[len('WITH '):]}", params)
+
+    def summary(self, thr_a: float, thr_b: float) -> dict[str, Any]:
+        return _summary_row(self._run(*_summary_sql(thr_a, thr_b)))
+
+    def traces(self, thr_a: float, thr_b: float) -> pd.DataFrame:
+        return frame(self._run(*_trace_frame_sql(thr_a, thr_b)))
+
+    def close(self) -> None:
+        self.cur.execute(f"DROP TABLE IF EXISTS {self.name}_j")
+        self.cur.execute(f"DROP TABLE IF EXISTS {self.name}_t")
+
+
+@contextmanager
+def agreement_source(store: Store, runs: Sequence[RunRef], a_id: str, b_id: str | None) -> Iterator[AgreementSource]:
+    """An :class:`AgreementSource` for the block (its temporary tables are dropped at the end)."""
+    src = AgreementSource(store, runs, a_id, b_id)
+    try:
+        yield src
+    finally:
+        src.close()
 
 
 def prmbench_error_positions(store: Store, runs: Sequence[RunRef], bins: int = 10) -> pd.DataFrame:

@@ -85,9 +85,8 @@ class FastImport:
         self.lines = record_lines is not None
         return True
 
-    def _rows(self, where: str = "") -> str:
-        """The staged records as trace rows (SQL), with ``ok``: every check the Python path makes;
-        ``where``: a condition on the staged rows (``s``)."""
+    def _rows(self) -> str:
+        """The staged records as trace rows (SQL), with ``ok``: every check the Python path makes."""
         db = self.db
         line, join = ("l.line", f" POSITIONAL JOIN {db}.lines l") if self.lines else ("s.rowid + 1", "")
         return f"""
@@ -98,7 +97,7 @@ class FastImport:
                    END AS source_id,
                    k.problem, k.problem_id, json_extract_string(s.generator, '$') AS generator,
                    TRY_CAST(s.final_answer_correct AS BOOLEAN) AS final_answer_correct,
-                   TRY_CAST(s.label AS INTEGER) AS gold_first_error, len(s.steps)::INTEGER AS n_steps, s.steps,
+                   TRY_CAST(s.label AS INTEGER) AS gold_first_error, len(s.steps)::INTEGER AS n_steps,
                    coalesce(k.problem_id IS NOT NULL
                             AND (s.id IS NULL OR json_type(s.id) IN ('VARCHAR', 'BIGINT', 'UBIGINT'))
                             AND (s.generator IS NULL OR json_type(s.generator) = 'VARCHAR')
@@ -110,8 +109,7 @@ class FastImport:
                    (s.id IS NOT NULL)::INTEGER + (s.generator IS NOT NULL)::INTEGER + (s.problem IS NOT NULL)::INTEGER
                    + (s.steps IS NOT NULL)::INTEGER + (s.final_answer_correct IS NOT NULL)::INTEGER
                    + (s.label IS NOT NULL)::INTEGER AS n_keys
-            FROM {db}.src s{join} LEFT JOIN {db}.keys k ON k.problem = json_extract_string(s.problem, '$')
-            {f"WHERE {where}" if where else ""}"""
+            FROM {db}.src s{join} LEFT JOIN {db}.keys k ON k.problem = json_extract_string(s.problem, '$')"""
 
     def check(self, key_tokens: int, n_lines: int | None) -> bool:
         """True when every record is valid and the byte-level facts agree: ``key_tokens`` (the
@@ -119,9 +117,11 @@ class FastImport:
         problems, and, for JSON Lines, ``n_lines`` equal to the number of records."""
         if not self.ok:
             return False
+        # The trace rows are computed once (with their checks) and kept for :meth:`write`.
+        self.cur.execute(f"CREATE TABLE {self.db}.rows AS {self._rows()}")
         row = self.cur.execute(
             f"""SELECT count(*), count(*) FILTER (WHERE NOT ok), coalesce(sum(n_keys), 0), count(DISTINCT source_id)
-                FROM ({self._rows()})""").fetchone()
+                FROM {self.db}.rows""").fetchone()
         assert row is not None
         n, bad, keys, distinct = (int(v) for v in row)
         self.n = n
@@ -150,13 +150,16 @@ class FastImport:
                     f"""INSERT INTO traces
                         SELECT ? || '-' || ordinal, ?, ordinal, source_line, source_id, problem_id, NULL, generator,
                                NULL, final_answer_correct, gold_first_error, NULL, NULL, ?, n_steps, false, NULL
-                        FROM ({self._rows("s.rowid >= ? AND s.rowid < ?")}) ORDER BY ordinal""",
+                        FROM {db}.rows WHERE ordinal >= ? AND ordinal < ? ORDER BY ordinal""",
                     [dataset_id, dataset_id, split, lo, hi])
+                # Each step is a JSON string literal (checked): without a backslash it holds no
+                # escape, so its text is what lies between the quotes; only the others are parsed.
                 cur.execute(
                     f"""INSERT INTO steps
-                        SELECT ? || '-' || rowid, unnest(range(len(steps)))::INTEGER,
-                               json_extract_string(unnest(steps), '$'), NULL::TINYINT
-                        FROM {db}.src WHERE rowid >= ? AND rowid < ?""",
+                        SELECT ? || '-' || r, i, CASE WHEN contains(x, '\\') THEN json_extract_string(x, '$')
+                                                      ELSE x[2:-2] END, NULL::TINYINT
+                        FROM (SELECT rowid AS r, unnest(range(len(steps)))::INTEGER AS i, unnest(steps)::VARCHAR AS x
+                              FROM {db}.src WHERE rowid >= ? AND rowid < ?)""",
                     [dataset_id, lo, hi])
                 if progress:
                     progress(hi)

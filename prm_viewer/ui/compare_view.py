@@ -208,6 +208,7 @@ def side_by_side(
     if ta is None or tb is None:
         return
     lab = cached(queries.analysis_trace_labels, store, (ta, tb), scorer_id).set_index("trace_id")
+    lab = lab[~lab.index.duplicated()]  # run A = run B: the same trace may be picked on both sides
     steps = cached(queries.analysis_traces_steps, store, (ta, tb), scorer_id)
     st.text(snippet(lab.loc[ta, "problem"], 2000))
     info = {}

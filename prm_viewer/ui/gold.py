@@ -1,5 +1,5 @@
 """Which labels count as gold on an analysis page: the imported ones, one annotator's, the
-majority, or an annotator who wins over the imported labels. Kept in the URL as ``gold=`` (left
+majority, or an annotator who wins over the imported labels. Kept in the URL as ``labels=`` (left
 out for the default ``gold``), so a link shows the same numbers."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from prm_viewer.queries.gold import gold_sources
 from prm_viewer.store import Store
 from prm_viewer.ui.state import cached
 
-PARAM = "gold"
+PARAM = "labels"  # not "gold": the Explorer filter uses gold=present|absent|unknown
 DEFAULT = "gold"
 
 

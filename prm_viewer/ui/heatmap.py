@@ -1,13 +1,24 @@
 """The per-step reward heatmap: traces x step index, coloured by step score.
 
-Plotly heatmaps return no click selections in Streamlit, so the grid is drawn as ``go.Scatter``
-square markers; every marker carries ``customdata = [trace_id, step_idx]`` and a click opens
-that trace at that step. The colour scale diverges at the scorer's threshold (red below, green
-above); the gold first error is an ``x`` and the predicted first error a ring.
+Plotly heatmaps return no click selections in Streamlit (``on_select`` listens to Plotly's
+selection, which heatmap traces do not take part in), so every cell is also a point of a scatter
+trace carrying ``customdata = [trace_id, step_idx]``: a click selects that point and opens the
+trace at that step. How the cells are drawn depends on how many there are:
+
+- up to :data:`SVG_CELLS` cells, each is a square ``go.Scatter`` marker (one SVG element each);
+- above it the colours are ONE ``go.Heatmap`` z-matrix (one image) and the click targets a
+  ``go.Scatter`` in text mode with empty texts, which Plotly hovers and selects from the data
+  without drawing an element per point. In the browser, styling one SVG marker per cell was
+  most of the Explorer's load (a 200-row page has 2,000 cells; see BENCHMARKS.md, Dashboard).
+
+The colour scale diverges at the scorer's threshold (red below, green above); the gold first
+error is an ``x`` and the predicted first error a ring. Margins are fixed from the labels'
+lengths (no ``automargin``, which makes Plotly draw the figure twice) and the axes do not zoom.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +35,8 @@ ROW_PX = 16
 """Height of one trace row in pixels (the marker is a little smaller, leaving a gap)."""
 MAX_COLUMNS = 150
 """Steps drawn per trace; a longer trace ends in a marker (its steps are on the Trace page)."""
+SVG_CELLS = 400
+"""Most cells drawn as one SVG marker each; a page with more draws its colours as one image."""
 
 
 def short_names(names: list[str]) -> dict[str, str]:
@@ -61,7 +74,7 @@ def _middle(text: str, limit: int) -> str:
 
 
 def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, scorer_name: str = "",
-                   max_columns: int = MAX_COLUMNS) -> go.Figure:
+                   max_columns: int = MAX_COLUMNS, svg_cells: int | None = None) -> go.Figure:
     """The grid for one Explorer page.
 
     ``page``: rows in display order with ``trace_id, dataset, ordinal, n_steps, gold_first_error,
@@ -69,6 +82,8 @@ def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, s
     A trace longer than ``max_columns`` steps shows its first ``max_columns`` steps and then a
     marker (a grey arrow at column ``max_columns``) saying how many steps are not drawn; clicking
     it opens the trace at the first step not drawn. Labels are data: escaped for Plotly.
+    ``svg_cells`` (default :data:`SVG_CELLS`): the most cells drawn as one SVG marker each; a
+    larger page draws its colours as one heatmap image (same cells, same clicks and hover).
     """
     n_rows = len(page)
     row_of = {tid: i for i, tid in enumerate(page["trace_id"])}
@@ -85,26 +100,37 @@ def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, s
     labels = [plotly_text(t) for t in row_labels(page)]
     grid["label"] = [labels[r] for r in grid["row"]]
     marker_px = max(ROW_PX - 3, 4)
+    max_steps = int(shown.max()) if n_rows else 1
+    longer = page[n_steps > int(max_columns)]
+    last_col = max_steps + (1 if not longer.empty else 0)
+    width, height = figure_width(last_col), _height(n_rows)
+    title = plotly_text(scorer_name, 40) or "score"
+    margin = _margins(labels, title)
+    colorbar = dict(title=dict(text=title), thickness=12, len=min(1.0, 300 / max(height, 1)), y=1.0, yanchor="top")
     scored = grid[grid["score"].notna()]
     unscored = grid[grid["score"].isna()]
     hover = "%{customdata[2]}<br>step %{x}<br>score %{customdata[3]}<extra></extra>"
+    image = len(grid) > (SVG_CELLS if svg_cells is None else int(svg_cells))
     fig = go.Figure()
-    fig.add_trace(go.Scatter(
-        x=scored["step_idx"], y=scored["row"], mode="markers", name="step score",
-        marker=dict(symbol="square", size=marker_px, color=scored["score"], colorscale=COLORSCALE,
-                    cmin=0.0, cmax=1.0, cmid=float(threshold), line=dict(width=0),
-                    colorbar=dict(title=dict(text=plotly_text(scorer_name, 40) or "score"), thickness=12,
-                                  len=min(1.0, 300 / max(_height(n_rows), 1)), y=1.0, yanchor="top")),
-        customdata=_customdata(scored["trace_id"], scored["step_idx"], scored["label"], scored["score"].round(3)),
-        hovertemplate=hover, showlegend=False,
-    ))
-    if len(unscored):
+    if image:
+        _image_cells(fig, grid, n_rows, last_col, float(threshold), colorbar, hover,
+                     xgap=max(1, round((width - margin["l"] - margin["r"]) / max(last_col, 1)) - marker_px))
+    else:
         fig.add_trace(go.Scatter(
-            x=unscored["step_idx"], y=unscored["row"], mode="markers", name="not scored",
-            marker=dict(symbol="square", size=marker_px, color=UNSCORED),
-            customdata=_customdata(unscored["trace_id"], unscored["step_idx"], unscored["label"], ["not scored"] * len(unscored)),
-            hovertemplate=hover,
+            x=scored["step_idx"], y=scored["row"], mode="markers", name="step score",
+            marker=dict(symbol="square", size=marker_px, color=scored["score"], colorscale=COLORSCALE,
+                        cmin=0.0, cmax=1.0, cmid=float(threshold), line=dict(width=0), colorbar=colorbar),
+            customdata=_customdata(scored["trace_id"], scored["step_idx"], scored["label"], scored["score"].round(3)),
+            hovertemplate=hover, showlegend=False,
         ))
+        if len(unscored):
+            fig.add_trace(go.Scatter(
+                x=unscored["step_idx"], y=unscored["row"], mode="markers", name="not scored",
+                marker=dict(symbol="square", size=marker_px, color=UNSCORED),
+                customdata=_customdata(unscored["trace_id"], unscored["step_idx"], unscored["label"],
+                                       ["not scored"] * len(unscored)),
+                hovertemplate=hover,
+            ))
     for column, name, marker in (
         ("gold_first_error", "gold first error", dict(symbol="x-thin", size=marker_px - 3, line=dict(width=2.5, color="black"))),
         ("pred_first_error", "predicted first error",
@@ -122,7 +148,6 @@ def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, s
                                    [name] * len(rows)),
             hovertemplate="%{customdata[2]}<br>step %{x}: %{customdata[3]}<extra></extra>",
         ))
-    longer = page[n_steps > int(max_columns)]
     if not longer.empty:
         rows = np.array([row_of[t] for t in longer["trace_id"]], dtype=np.int64)
         notes = [overflow_note(int(n), int(max_columns), g, p)
@@ -134,18 +159,68 @@ def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, s
             customdata=_customdata(longer["trace_id"], [int(max_columns)] * len(longer), [labels[r] for r in rows], notes),
             hovertemplate="%{customdata[2]}<br>%{customdata[3]}<extra></extra>",
         ))
-    max_steps = int(shown.max()) if n_rows else 1
-    last_col = max_steps + (1 if not longer.empty else 0)
+    legend_rows = _legend_rows([t.name for t in fig.data if t.showlegend is not False and t.type == "scatter"
+                                and t.name != "step score"], width - margin["l"] - margin["r"])
+    margin["t"] += 20 * (legend_rows - 1)
     fig.update_layout(
-        height=_height(n_rows), width=figure_width(last_col), margin=dict(l=10, r=10, t=30, b=40), plot_bgcolor="white",
+        height=height + 20 * (legend_rows - 1), width=width, margin=margin, plot_bgcolor="white",
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
         clickmode="event+select", dragmode=False, hovermode="closest",
     )
+    # Fixed axes: no zoom handlers to set up (dragmode is off anyway); tick labels never hidden,
+    # which spares Plotly measuring each of them against the figure's edges.
     fig.update_xaxes(title_text="step index (0-based)", range=[-0.7, last_col - 0.3], dtick=1 if last_col <= 40 else None,
-                     showgrid=False, zeroline=False, side="bottom", ticklabeloverflow="allow")
+                     showgrid=False, zeroline=False, side="bottom", fixedrange=True, automargin=False,
+                     ticklabeloverflow="allow")
     fig.update_yaxes(tickmode="array", tickvals=list(range(n_rows)), ticktext=np.array(labels, dtype=object), range=[n_rows - 0.5, -0.5],
-                     showgrid=False, zeroline=False, tickfont=dict(size=10), ticklabeloverflow="allow")
+                     showgrid=False, zeroline=False, tickfont=dict(size=10), fixedrange=True, automargin=False,
+                     ticklabeloverflow="allow")
     return fig
+
+
+def _image_cells(fig: go.Figure, grid: pd.DataFrame, n_rows: int, n_cols: int, threshold: float,
+                 colorbar: dict[str, Any], hover: str, xgap: int) -> None:
+    """The cells of a large page: the scores as one heatmap image, the unscored steps as a grey
+    one, and one text-mode scatter without texts (so no element drawn per point) that hovers and
+    takes the clicks."""
+    rows, cols = grid["row"].to_numpy(dtype=np.int64), grid["step_idx"].to_numpy(dtype=np.int64)
+    score = grid["score"].to_numpy(dtype=float)
+    z = np.full((n_rows, max(n_cols, 1)), np.nan)
+    z[rows, cols] = score
+    missing = np.full_like(z, np.nan)
+    missing[rows[np.isnan(score)], cols[np.isnan(score)]] = 1.0
+    gaps = dict(xgap=xgap, ygap=3, hoverinfo="skip", showlegend=False)
+    fig.add_trace(go.Heatmap(z=z, colorscale=COLORSCALE, zmin=0.0, zmax=1.0, zmid=threshold, colorbar=colorbar,
+                             name="step score colours", **gaps))
+    if np.isnan(score).any():
+        fig.add_trace(go.Heatmap(z=missing, colorscale=[[0, UNSCORED], [1, UNSCORED]], showscale=False,
+                                 name="not scored cells", **gaps))
+        # Its legend entry: a marker with no point (the cells themselves are in the image).
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="not scored", hoverinfo="skip",
+                                 marker=dict(symbol="square", size=max(ROW_PX - 3, 4), color=UNSCORED)))
+    values = ["not scored" if np.isnan(v) else round(float(v), 3) for v in score]
+    fig.add_trace(go.Scatter(
+        x=cols, y=rows, mode="text", name="step score",
+        customdata=_customdata(grid["trace_id"], cols, grid["label"], values),
+        hovertemplate=hover, showlegend=False,
+    ))
+
+
+def _margins(labels: list[str], colorbar_title: str) -> dict[str, int]:
+    """Margins that fit the row labels (10 px font) and the colour bar with its title."""
+    longest = max((len(html.unescape(t)) for t in labels), default=4)
+    return dict(l=int(16 + 6 * longest), r=int(max(70, 24 + 7 * len(html.unescape(colorbar_title)))), t=30, b=40)
+
+
+def _legend_rows(names: list[str], width: int) -> int:
+    """How many rows the horizontal legend wraps to (about 7 px a character at 12 px, plus the symbol)."""
+    rows, used = 1, 0
+    for name in names:
+        item = 46 + 7 * len(html.unescape(str(name)))
+        if used and used + item > width:
+            rows, used = rows + 1, 0
+        used += item
+    return rows
 
 
 def overflow_note(n_steps: int, max_columns: int, gold: float | None = None, pred: float | None = None) -> str:

@@ -7,6 +7,7 @@ computation gives."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 
 from prm_viewer.store import Store
+from prm_viewer.ui.annotate import ANNOTATOR
 from tests.conftest import ROOT
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
@@ -68,13 +70,18 @@ def label_db(base_db: tuple[Path, dict[str, str]], tmp_path: Path, monkeypatch: 
     return db, base_db[1]
 
 
-def _page(page: str, **params: str) -> Any:
+def _page(page: str, who: str | None = None, check: bool = True, **params: str) -> Any:
+    """``pages/<page>`` through app.py with URL ``params``; ``who``: the annotator already picked
+    in this browser session (the picker itself is tested on the Trace page)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    if who is not None:
+        at.session_state[ANNOTATOR] = who
     for k, v in params.items():
         at.query_params[k] = v
     at.switch_page(f"pages/{page}.py")
     at.run()
-    _ok(at)
+    if check:
+        _ok(at)
     return at
 
 
@@ -121,18 +128,16 @@ def test_labels_given_on_the_trace_page_land_in_the_store_per_annotator(label_db
     assert at.query_params["step"] == "1"
     _click(at, "lab_prev")                                    # K: step 0
     _click(at, "lab_correct")                                 # 1
-    _click(at, "lab_next")
-    _click(at, "lab_next")                                    # J J: step 2
-    _click(at, "lab_unsure")                                  # 3
+    at.button_group(key="lab_2").set_value("unsure").run()    # in place again: step 2 (selected)
     assert _current(db, tid)[("alice", 2)] == (0, None)
     _click(at, "lab_undo")                                    # U: takes back "unsure" only
-    at.sidebar.text_input(key=f"lab_note_{tid}_2").input("check the last line").run()
+    at.sidebar.text_input(key=f"lab_note_{tid}_2").input("check [this](http://evil.test) <b>line</b>").run()
     _ok(at)
     _click(at, "annotator_name_change")
     at.sidebar.text_input(key="annotator_name").input("  bob ").run()
     _click(at, "lab_first")                                   # E on step 2: 0, 1 correct, 2 wrong
     assert _current(db, tid) == {
-        ("alice", 0): (1, None), ("alice", 1): (-1, None), ("alice", 2): (None, "check the last line"),
+        ("alice", 0): (1, None), ("alice", 1): (-1, None), ("alice", 2): (None, "check [this](http://evil.test) <b>line</b>"),
         ("bob", 0): (1, None), ("bob", 1): (1, None), ("bob", 2): (-1, None)}
     assert _gold(db) == gold_before
     # Beside each step: every annotator's label, the imported one as "gold (<file>)"; the control
@@ -141,14 +146,14 @@ def test_labels_given_on_the_trace_page_land_in_the_store_per_annotator(label_db
     assert "gold (tiny\\_labels.jsonl): wrong" in step1 and "alice: wrong" in step1 and "bob: correct" in step1
     assert at.button_group(key="lab_1").value == "correct"
     step2 = next(m.value for m in at.markdown if m.value.startswith("**Step 2**"))
-    assert "**alice**: check the last line" in step2
+    assert "**alice**: check \\[this\\]" in step2 and "<b>" not in step2
+    assert not re.search(r"(?<!\\)\]\(", step2)  # no live link: every bracket is escaped
 
 
 def test_a_queue_from_the_explorer_filter_is_labelled_item_by_item(label_db) -> None:
     db, ids = label_db
     # The Explorer's filter in the URL: traces with a gold error (p-1 and p-2, in dataset order).
-    at = _page("labelling", gold="present", scorer="none")
-    at.sidebar.text_input(key="annotator_name").input("alice").run()
+    at = _page("labelling", gold="present", scorer="none", who="alice")
     at.text_input(key="lq-name").input("round 1")
     at.button(key="FormSubmitter:lq-new-Create queue").click().run()
     _ok(at)
@@ -159,20 +164,15 @@ def test_a_queue_from_the_explorer_filter_is_labelled_item_by_item(label_db) -> 
     assert items == [ids["p-1"], ids["p-2"]]
     link = next(e for e in at.get("page_link") if e.proto.label == "Label next")  # alice's first item
     assert parse_qs(link.proto.query_string) == {"trace": [ids["p-1"]], "queue": [qid]}
-    at = _page("trace", trace=ids["p-1"], queue=qid)
-    at.sidebar.text_input(key="annotator_name").input("alice").run()
-    _ok(at)
+    at = _page("trace", trace=ids["p-1"], queue=qid, who="alice")
     assert any("item 1 of 2" in m.value for m in at.sidebar.markdown)
     _click(at, "lab_done")
     assert at.query_params["trace"] == ids["p-2"]
     assert any("item 2 of 2" in m.value for m in at.sidebar.markdown)
     # A shared link with only the queue opens the visitor's next item; bob starts at the first.
-    other = _page("trace", queue=qid)
-    other.sidebar.text_input(key="annotator_name").input("bob").run()
-    _ok(other)
+    other = _page("trace", queue=qid, who="bob")
     assert other.query_params["trace"] == ids["p-1"]
-    back = _page("labelling", queue=qid)
-    back.sidebar.text_input(key="annotator_name").input("alice").run()
+    back = _page("labelling", queue=qid, who="alice")
     overview = back.dataframe[0].value  # the queues overview
     assert overview["progress"].tolist() == ["alice 1/2"]
 
@@ -187,19 +187,53 @@ def test_an_annotator_as_gold_changes_the_localisation_numbers(label_db) -> None
     # imported gold: erroneous p-1 (1), p-2 (0) both exact -> 100%; correct p-0 (alarm), p-3 -> 50%; F1 66.7%.
     # prefer:alice: p-0 erroneous at 2 (predicted 1: missed) -> 2 of 3 exact, 66.7%; correct p-3 -> 100%; F1 80.0%.
     # annotator:alice: only p-0 labelled: 0 of 1 exact -> 0.0%, 3 traces without a gold label.
-    at = _page("localisation")
-    assert "in 100.0% of erroneous traces, and 50.0% of correct traces" in _reading(at) and "F1 66.7%" in _reading(at)
-    at = _page("localisation", gold="prefer:alice")
+    at = _page("localisation", labels="prefer:alice")
     assert at.selectbox(key="loc-gold").value == "prefer:alice"
     assert "in 66.7% of erroneous traces, and 100.0% of correct traces" in _reading(at) and "F1 80.0%" in _reading(at)
     at.selectbox(key="loc-gold").select("annotator:alice").run()
     _ok(at)
-    assert at.query_params["gold"] == "annotator:alice"
+    assert at.query_params["labels"] == "annotator:alice"
     assert "in 0.0% of erroneous traces" in _reading(at)
     assert any("4 traces, 3 without a gold label" in c.value for c in at.caption)
     at.selectbox(key="loc-gold").select("gold").run()
-    assert "gold" not in at.query_params and "F1 66.7%" in _reading(at)
+    assert "labels" not in at.query_params
+    assert "in 100.0% of erroneous traces, and 50.0% of correct traces" in _reading(at) and "F1 66.7%" in _reading(at)
 
 
 def _reading(at: Any) -> str:
     return next(m.value for m in at.markdown if m.value.startswith("**Reading:** at tau"))
+
+
+@pytest.mark.parametrize("page, key", [("compare", "cmp-gold"), ("bestofn", "bon-gold")])
+def test_compare_and_bestofn_take_the_gold_source_from_the_url(label_db, page: str, key: str) -> None:
+    from prm_viewer import annotation
+
+    db, ids = label_db
+    with Store(db) as store:
+        annotation.set_first_error(store, ids["p-0"], 2, "alice")
+    # Further down, Best-of-N says it needs several samples per problem, and Compare of a dataset
+    # with itself shows a bug message (in compare_view); the selector comes first.
+    at = _page(page, check=False, labels="annotator:alice")
+    assert not at.exception
+    assert at.selectbox(key=key).value == "annotator:alice"
+    assert [o for o in at.selectbox(key=key).options] == [
+        "gold (tiny_labels.jsonl)", "majority of all annotators (gold included)", "alice", "alice, else gold"]
+
+
+def test_labelling_page_offers_the_adjudicated_labels_as_trl_stepwise(label_db) -> None:
+    import json
+
+    from prm_viewer import annotation, export
+
+    db, ids = label_db
+    with Store(db) as store:
+        annotation.set_first_error(store, ids["p-0"], 2, "alice")  # steps 0, 1 correct, 2 wrong
+        steps = [t for (t,) in store.cursor().execute(
+            "SELECT text FROM steps WHERE trace_id = ? ORDER BY step_idx", [ids["p-0"]]).fetchall()]
+        body = export.export_labels_bytes(store, "tiny-labels", "trl-stepwise", gold="annotator:alice")
+    at = _page("labelling", who="bob")
+    assert any(b.proto.label.replace("\\", "") == "Download tiny-labels_trl-stepwise.jsonl"
+               for b in at.get("download_button")), "no label download on the Labelling page"
+    records = [json.loads(line) for line in body.decode().splitlines()]
+    # Only alice's one labelled trace, its three steps with her labels (TRL: True = correct).
+    assert [(r["completions"], r["labels"]) for r in records] == [(steps, [True, True, False])]

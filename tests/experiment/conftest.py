@@ -19,13 +19,15 @@ def splits() -> Splits:
 
 
 @pytest.fixture(scope="session")
-def tok() -> Any:
+def tok(splits: Splits) -> Any:
     import torch
 
     from prm_viewer.experiment import models
 
     torch.set_num_threads(1)
-    return models.build_tokenizer()
+    from prm_viewer.experiment.train import tokenizer_corpus
+
+    return models.build_tokenizer(tokenizer_corpus(splits, 1), 360)
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,10 @@ waste, how much is shared), so no fixed rule picks it. For every unit the runner
 computes, padding included). Arms costing more than ``SKIP_RATIO`` x the cheapest are never
 tried. The others are probed, cheapest first: each is run on ``PROBES`` units (real work, never repeated),
 and its measured rate (FLOPs computed per second) is kept; from then on a unit runs on the arm
-whose cost / rate, the predicted time, is smallest. Rates keep being updated, so an arm that
-slows down (machine load) loses its place.
+whose cost / rate, the predicted time, is smallest. Rates keep being updated (and every
+``REPROBE`` units a runner-up runs one unit), so an arm that slows down (machine load) loses its
+place. Probing costs at most ``PROBES`` units on the slower arm: nothing on a large job, but on a
+job of a few buckets it is a visible share.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ ARMS = ("per-trace", "batched", "shared")
 
 PROBES = 2
 """Units each candidate arm runs before the measured rates decide."""
+
+REPROBE = 24
+"""After the probes, every this many units the arm not chosen runs one unit (its rate stays current)."""
 
 SKIP_RATIO = 1.6
 """An arm whose cost is above this multiple of the cheapest arm's is not tried for that unit."""
@@ -73,6 +78,7 @@ class Planner:
     rates: dict[str, _Rate] = field(default_factory=dict)
     chosen: dict[str, int] = field(default_factory=dict)
     """How many units each arm ran (for benchmarks and tests)."""
+    since_probe: int = 0
 
     def pick(self, costs: Mapping[str, float]) -> str:
         """The arm to run a unit on, given each possible arm's cost in FLOPs (in preference order
@@ -89,7 +95,12 @@ class Planner:
         if unprobed:
             # the least-probed first; among those the cheapest (a one-unit job runs the cheapest)
             return self._count(min(unprobed, key=lambda a: (self.rates.get(a, _Rate()).units, costs[a])))
-        return self._count(min(cands, key=lambda a: costs[a] / max(self.rates[a].rate(), 1e-9)))
+        ranked = sorted(cands, key=lambda a: costs[a] / max(self.rates[a].rate(), 1e-9))
+        self.since_probe += 1
+        if self.since_probe >= REPROBE:
+            self.since_probe = 0
+            return self._count(ranked[1])
+        return self._count(ranked[0])
 
     def record(self, arm: str, flops: float, seconds: float) -> None:
         """A unit of ``flops`` (the arm's cost) ran on ``arm`` in ``seconds``. After the probes
@@ -107,4 +118,4 @@ class Planner:
         return arm
 
 
-__all__ = ["ARMS", "PROBES", "SKIP_RATIO", "Planner", "Shape", "forward_flops"]
+__all__ = ["ARMS", "PROBES", "REPROBE", "SKIP_RATIO", "Planner", "Shape", "forward_flops"]

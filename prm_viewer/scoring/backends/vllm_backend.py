@@ -43,6 +43,7 @@ OPTIONS_HELP = {
     "kv_cache_gib": "CPU only: KV cache size in GiB (default 1)",
     "gpu_memory_utilization": "GPU only: fraction of GPU memory vLLM may use (default 0.9)",
     "tensor_parallel_size": "GPUs per model (default 1)",
+    "enforce_eager": "GPU: skip CUDA graphs and compilation (starts faster; default false; always on CPU)",
 }
 
 
@@ -70,7 +71,7 @@ def _engine_kwargs(spec: RunSpec) -> tuple[dict[str, Any], str, str]:
         os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(opts.get("kv_cache_gib", os.environ.get("VLLM_CPU_KVCACHE_SPACE", 1)))
     kwargs: dict[str, Any] = dict(
         model=str(ckpt.path), tokenizer=str(ckpt.path), dtype=dtype, seed=0,
-        trust_remote_code=spec.trust_remote_code, enforce_eager=is_cpu,
+        trust_remote_code=spec.trust_remote_code, enforce_eager=is_cpu or bool(opts.get("enforce_eager", False)),
         tensor_parallel_size=int(opts.get("tensor_parallel_size", 1)),
     )
     if not is_cpu:
