@@ -64,7 +64,7 @@ def main() -> None:
     if args.child:
         child(args.child[0], args.child[1], args.traces_file, args.threads)
         return
-    traces, source = load_traces(args.limit)
+    traces, source = load_traces("processbench", args.limit)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "bench-qwen-prm"

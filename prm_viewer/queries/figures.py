@@ -47,12 +47,12 @@ Relation = tuple[str, list[Any]]
 def _trace_scores(runs: Sequence[RunRef], scorer_id: str) -> Relation:
     """The one pass over the step scores that every Best-of-N read shares
     (:class:`BestOfNSource` materialises it once). One row per trace of the runs with at least
-    one score from the scorer: trace_id, problem_id, ordinal, n_steps, correct (NULL =
-    unknown), answer (the comparison key), s_min / s_product / s_last / s_mean (the
-    ``trace_score_*`` macros), at_min (the earliest step with the lowest score); and, for the
-    samples (a known correctness; NULL on the other rows): sample and k (module docstring), pid
-    and aid (integer keys of the problem and the answer) and r_<agg> per aggregation (the rank
-    in its problem: 0 = highest aggregate, ties to the lowest sample, i.e. the argmax)."""
+    one score from the scorer: trace_id, ordinal, n_steps, correct (NULL = unknown), s_min /
+    s_product / s_last / s_mean (the ``trace_score_*`` macros), at_min (the earliest step with
+    the lowest score); and, for the samples (a known correctness; NULL on the other rows):
+    sample and k (module docstring), pid and aid (integer keys of the problem and of the answer's
+    comparison key) and r_<agg> per aggregation (the rank in its problem: 0 = highest aggregate,
+    ties to the lowest sample, i.e. the argmax)."""
     cte, params = runs_cte(runs)
     ranks = ", ".join(f"CAST(row_number() OVER (PARTITION BY pid ORDER BY s_{a} DESC, sample) - 1 AS INTEGER) AS r_{a}"
                       for a in AGGREGATIONS)

@@ -114,7 +114,7 @@ def heatmap_figure(page: pd.DataFrame, scores: pd.DataFrame, threshold: float, s
     fig = go.Figure()
     if image:
         _image_cells(fig, grid, n_rows, last_col, float(threshold), colorbar, hover,
-                     xgap=max(1, round((width - margin["l"] - margin["r"]) / max(last_col, 1)) - marker_px))
+                     xgap=max(1, round((width - margin["l"] - margin["r"]) / (last_col + 0.4)) - marker_px))
     else:
         fig.add_trace(go.Scatter(
             x=scored["step_idx"], y=scored["row"], mode="markers", name="step score",

@@ -97,12 +97,32 @@ def test_import_score_compare_and_load(runs: tuple[Path, list[dict[str, Any]]], 
         store.close()
     other = open_store(tmp_path / "other.duckdb")
     try:
-        assert sorted(artefacts.load_experiment(other, out)) == sorted(f["name"] for f in files)
+        assert artefacts.has_results(out)
+        # the app's default demo on an empty store: the experiment, since its artefacts exist
+        assert sorted(artefacts.load_default_demo(other, out)) == sorted(f["name"] for f in files)
+        ds = {r["name"]: r for r in other.cursor().execute("SELECT name, tags FROM datasets").df().to_dict("records")}
+        for f in files:
+            tags = ds[f["name"]]["tags"]
+            assert (tags if isinstance(tags, dict) else json.loads(tags))["process_reward"] == f["tags"]["process_reward"]
+        splits_stored = dict(other.cursor().execute(
+            "SELECT split, count(*) FROM traces t JOIN datasets d USING (dataset_id) WHERE d.name = ? GROUP BY split",
+            [files[0]["name"]]).fetchall())
+        assert splits_stored == pd.DataFrame(files[0]["records"])["split"].value_counts().to_dict()
         assert artefacts.load_experiment(other, out) == []  # idempotent
         again = results.comparison(other, files[0]["name"], files[1]["name"], prm_id, ver_id, seed=0)
         assert again["accuracy"] == cmp["accuracy"]
     finally:
         other.close()
+
+
+def test_default_demo_falls_back_to_the_synthetic_demo(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "s.duckdb")
+    try:
+        assert not artefacts.has_results(tmp_path / "nothing")
+        names = artefacts.load_default_demo(store, tmp_path / "nothing")
+        assert sorted(names) == ["synthetic-demo-with-process-reward", "synthetic-demo-without-process-reward"]
+    finally:
+        store.close()
 
 
 def test_load_experiment_without_a_run_names_the_command(tmp_path: Path) -> None:

@@ -44,7 +44,29 @@ def test_rl_reward_goes_up_on_a_trivial_task(tok: Any) -> None:
     curve = rl_train(model, tok, [TRIVIAL], rl, prm=None)
     early = np.mean([c["reward"] for c in curve[:3]])
     late = np.mean([c["reward"] for c in curve[-3:]])
-    assert late > early + 0.2 and late > 0.8, [c["reward"] for c in curve]
+    assert late > early + 0.25, [c["reward"] for c in curve]
+
+
+def test_prm_learns_to_tell_a_right_step_from_a_wrong_one(tok: Any, tmp_path: Any) -> None:
+    from prm_viewer.experiment.prm import PrmScorer, class_weights, token_classification_loss
+
+    right, wrong = ["2 + 3 = 5", "5 - 2 = 3"], ["2 + 3 = 6", "6 - 2 = 4"]
+    problem = "Start with 2. Then add 3, subtract 2. What is the result?"
+    traces = [(problem, right if i % 2 else wrong) for i in range(64)]
+    rows = prm_rows(tok, traces)
+    prm = models.new_prm(tok, None, TINY, seed=0)
+    curve = trainer.train(prm, rows, tok.pad_token_id, steps=40, lr=3e-3, batch=16, seed=0,
+                          compute_loss=token_classification_loss(class_weights(rows)), desc="test-prm")
+    assert np.mean([c["loss"] for c in curve[-3:]]) < 0.5 * curve[0]["loss"], curve
+    models.save(prm, tok, tmp_path / "prm")
+    scorer = PrmScorer(tmp_path / "prm")
+    try:
+        good, bad = scorer.score([(problem, right), (problem, wrong)])
+    finally:
+        scorer.close()
+    # gold (the verifier): right = [valid, valid]; wrong = [invalid, valid] (6 - 2 = 4 is right from 6)
+    assert verify_steps(problem, wrong) == [False, True]
+    assert good[0] > 0.5 > bad[0], (good, bad)
 
 
 def test_token_steps_follow_the_lines(tok: Any) -> None:
