@@ -1,4 +1,5 @@
-"""``experiment run``: rebuild the with-vs-without process-reward experiment from nothing."""
+"""``experiment run``: rebuild the with-vs-without process-reward experiment from nothing;
+``experiment load``: put a finished run's results into the store (what the app shows first)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    from prm_viewer.cli.common import open_cli_store
+    from prm_viewer.errors import PrmViewerError
+    from prm_viewer.experiment import DEFAULT_OUT
+    from prm_viewer.experiment.artefacts import has_results, load_experiment
+
+    out = Path(args.out) if args.out else DEFAULT_OUT
+    if not has_results(out):
+        raise PrmViewerError(f"--out {out} holds no finished experiment run; build one with "
+                             "`python -m prm_viewer experiment run`")
+    with open_cli_store(args) as store:
+        names = load_experiment(store, out)
+    print("loaded the experiment's results: " + ", ".join(names) if names else "the experiment's results are already loaded")
+    return 0
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("experiment", help="the with-vs-without process-reward experiment (tiny models, CPU)")
     esub = p.add_subparsers(dest="experiment_command", required=True, metavar="ACTION")
@@ -39,3 +56,6 @@ def register(sub: Any) -> None:
     r.add_argument("--seed", type=int, default=0, help="seed of every split, initialisation and sampler (default 0)")
     r.add_argument("--quick", action="store_true", help="tiny smoke settings (about a minute; numbers mean nothing)")
     r.set_defaults(func=cmd_run)
+    r = esub.add_parser("load", help="load a finished run's datasets, scorers and scores into the store")
+    r.add_argument("--out", help="artefact folder of the run (default data/experiment)")
+    r.set_defaults(func=cmd_load)

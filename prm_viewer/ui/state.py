@@ -35,9 +35,9 @@ T = TypeVar("T")
 def _open_store(path: str) -> Store:
     store = Store(Path(path), owner=f"{APP_HOLDER} (streamlit run app.py)")
     if settings.get("demo_on_empty") and store.is_empty():
-        from prm_viewer.demo import load_demo
+        from prm_viewer.experiment.artefacts import load_default_demo
 
-        load_demo(store)
+        load_default_demo(store)  # the experiment's real results when built, else the synthetic demo
     return store
 
 
