@@ -3,6 +3,8 @@
 :class:`FastImport` stages the file in an in-memory database attached for the import (outside the
 store's transaction, so that DuckDB rejecting the file dooms nothing), checks in one SQL query
 everything the Python path checks (types without DuckDB's silent casts, ranges, unique ids).
+The parse itself decodes the steps to their texts (and flags a step that is not a string), so the
+staged table holds each step once and the store's steps are written from it by one unnest.
 When the file passes, :meth:`FastImport.write` inserts traces, steps and problems inside the
 import's transaction; when it does not (or DuckDB cannot read it), the caller imports through the
 Python reader, which names the file, line and field of the first problem.
@@ -59,8 +61,21 @@ class FastImport:
         db, cur = self.db, self.cur
         fmt = "newline_delimited" if kind == "jsonl" else "array"
         try:
-            cur.execute(f"CREATE TABLE {db}.src AS SELECT * FROM read_json(?, format = '{fmt}', columns = {_COLUMNS})",
-                        [str(path)])
+            # One pass over the parse: the scalars stay JSON (their checks need the JSON type), the
+            # steps become their texts at once. Each step must be a JSON string literal (else its
+            # text is NULL and ``list_count`` tells): without a backslash it holds no escape, so its
+            # text is what lies between the quotes; only the others are parsed.
+            cur.execute(
+                f"""CREATE TABLE {db}.src AS
+                    SELECT id, generator, problem, final_answer_correct, label, steps IS NOT NULL AS has_steps,
+                           texts, coalesce(len(texts), 0)::INTEGER AS n_steps,
+                           coalesce(len(texts) > 0 AND list_count(texts) = len(texts), false) AS steps_ok
+                    FROM (SELECT *, list_transform(steps::VARCHAR[], lambda x: CASE
+                                      WHEN NOT starts_with(x, '"') THEN NULL
+                                      WHEN contains(x, '\\') THEN json_extract_string(x, '$')
+                                      ELSE x[2:-2] END) AS texts
+                          FROM read_json(?, format = '{fmt}', columns = {_COLUMNS}))""",
+                [str(path)])
         except duckdb.Error:
             return False  # the Python reader says what is wrong, on which line
         if record_lines is not None:
@@ -97,17 +112,16 @@ class FastImport:
                    END AS source_id,
                    k.problem, k.problem_id, json_extract_string(s.generator, '$') AS generator,
                    TRY_CAST(s.final_answer_correct AS BOOLEAN) AS final_answer_correct,
-                   TRY_CAST(s.label AS INTEGER) AS gold_first_error, len(s.steps)::INTEGER AS n_steps,
+                   TRY_CAST(s.label AS INTEGER) AS gold_first_error, s.n_steps,
                    coalesce(k.problem_id IS NOT NULL
                             AND (s.id IS NULL OR json_type(s.id) IN ('VARCHAR', 'BIGINT', 'UBIGINT'))
                             AND (s.generator IS NULL OR json_type(s.generator) = 'VARCHAR')
                             AND (s.final_answer_correct IS NULL OR json_type(s.final_answer_correct) = 'BOOLEAN')
-                            AND len(s.steps) > 0
-                            AND list_bool_and(list_transform(s.steps, lambda x: coalesce(starts_with(x, '"'), false)))
+                            AND s.steps_ok
                             AND json_type(s.label) IN ('BIGINT', 'UBIGINT')
-                            AND TRY_CAST(s.label AS BIGINT) BETWEEN -1 AND len(s.steps) - 1, false) AS ok,
+                            AND TRY_CAST(s.label AS BIGINT) BETWEEN -1 AND s.n_steps - 1, false) AS ok,
                    (s.id IS NOT NULL)::INTEGER + (s.generator IS NOT NULL)::INTEGER + (s.problem IS NOT NULL)::INTEGER
-                   + (s.steps IS NOT NULL)::INTEGER + (s.final_answer_correct IS NOT NULL)::INTEGER
+                   + s.has_steps::INTEGER + (s.final_answer_correct IS NOT NULL)::INTEGER
                    + (s.label IS NOT NULL)::INTEGER AS n_keys
             FROM {db}.src s{join} LEFT JOIN {db}.keys k ON k.problem = json_extract_string(s.problem, '$')"""
 
@@ -134,7 +148,7 @@ class FastImport:
         when ``progress`` is given (it gets the traces written so far after each), else at once. Call after :meth:`check`."""
         db = self.db
         with self.store.transaction() as cur:
-            row = cur.execute(f"SELECT count(*), sum(len(steps)) FROM {db}.src").fetchone()
+            row = cur.execute(f"SELECT count(*), sum(n_steps) FROM {db}.src").fetchone()
             assert row is not None
             n, steps = int(row[0]), int(row[1])
             # Batches only serve progress reports: each re-joins the problem keys.
@@ -152,14 +166,12 @@ class FastImport:
                                NULL, final_answer_correct, gold_first_error, NULL, NULL, ?, n_steps, false, NULL
                         FROM {db}.rows WHERE ordinal >= ? AND ordinal < ? ORDER BY ordinal""",
                     [dataset_id, dataset_id, split, lo, hi])
-                # Each step is a JSON string literal (checked): without a backslash it holds no
-                # escape, so its text is what lies between the quotes; only the others are parsed.
+                # The texts were decoded (and checked) in the parse: one unnest, written once; the
+                # trace id is formed once per trace (before the unnest), not once per step.
                 cur.execute(
                     f"""INSERT INTO steps
-                        SELECT ? || '-' || r, i, CASE WHEN contains(x, '\\') THEN json_extract_string(x, '$')
-                                                      ELSE x[2:-2] END, NULL::TINYINT
-                        FROM (SELECT rowid AS r, unnest(range(len(steps)))::INTEGER AS i, unnest(steps)::VARCHAR AS x
-                              FROM {db}.src WHERE rowid >= ? AND rowid < ?)""",
+                        SELECT trace_id, generate_subscripts(texts, 1)::INTEGER - 1, unnest(texts), NULL::TINYINT
+                        FROM (SELECT ? || '-' || rowid AS trace_id, texts FROM {db}.src WHERE rowid >= ? AND rowid < ?)""",
                     [dataset_id, lo, hi])
                 if progress:
                     progress(hi)
