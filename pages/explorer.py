@@ -25,6 +25,8 @@ view_seed = {
     "ex_sort": first if first in filters.SORT_LABELS else "order",
     "ex_desc": params.get("desc", ["0"])[0] == "1",
     "ex_rows": int(params["rows"][0]) if params.get("rows", [""])[0].isdigit() and int(params["rows"][0]) in row_choices else default_rows,
+    # Heatmap or Table: only the chosen one is drawn (st.tabs would draw both on every run).
+    "ex_view": "Table" if (st.query_params.get("view") or params.get("view", [""])[0]) == "table" else "Heatmap",
 }
 for k, v in view_seed.items():
     st.session_state.setdefault(k, v)
@@ -52,18 +54,22 @@ page_no = c4.number_input(f"Page (of {n_pages})", min_value=1, max_value=n_pages
 
 view = {"sort": sort if sort != "order" else "", "desc": "1" if descending else "", "rows": str(rows) if rows != default_rows else "",
         "page": str(page_no) if page_no > 1 else ""}
-url_params = filters.filter_to_params(flt) | {k: [v] for k, v in view.items() if v}
+summary = st.container()  # the match count, above the view switch; written once the page is read
+shown_as = st.segmented_control("Show the page as", ["Heatmap", "Table"], key="ex_view", required=True,
+                                label_visibility="collapsed")
+url_params = filters.filter_to_params(flt) | {k: [v] for k, v in view.items() if v} | (
+    {"view": ["table"]} if shown_as == "Table" else {})
 filters.set_url(url_params)
 filters.remember(url_params)
 
 page = cached(queries.explorer_page, store, flt, sort, descending, rows, (page_no - 1) * rows)
-st.caption(f"{total:,} traces match · page {page_no} of {n_pages} · sorted by {filters.SORT_LABELS[sort]}"
-           f"{' (descending)' if descending else ''}")
+summary.caption(f"{total:,} traces match · page {page_no} of {n_pages} · sorted by {filters.SORT_LABELS[sort]}"
+                f"{' (descending)' if descending else ''}")
 if page["synthetic"].any():
-    st.info("Rows from datasets marked *synthetic* come from the built-in synthetic demo (generated traces and "
-            "scores), not from a real policy or PRM.", icon=":material/science:")
+    summary.info("Rows from datasets marked *synthetic* come from the built-in synthetic demo (generated traces and "
+                 "scores), not from a real policy or PRM.", icon=":material/science:")
 if page.empty:
-    st.warning("No trace matches these filters.")
+    summary.warning("No trace matches these filters.")
     st.stop()
 
 
@@ -71,8 +77,7 @@ def open_trace(trace_id: str, step: int | None = None) -> None:
     st.switch_page("pages/trace.py", query_params=filters.link_params(flt, view, trace=trace_id, step=step))
 
 
-tab_map, tab_table = st.tabs(["Heatmap", "Table"])
-with tab_map:
+if shown_as == "Heatmap":
     if not flt.scorer:
         st.info("Choose a scorer in the sidebar to colour the heatmap.")
     else:
@@ -94,7 +99,7 @@ with tab_map:
         if cell is not None:
             open_trace(*cell)
 
-with tab_table:
+else:
     table = page.assign(trace=heatmap.row_labels(page))[
         ["trace", "generator", "category", "split", "n_steps", "final_answer_correct", "gold_first_error",
          "pred_first_error", "score_min", "score_last", "disagreement", "problem"]]

@@ -136,24 +136,20 @@ if not preds.empty:
         ["scorer", "threshold", "predicted_first_error", "gold_first_error", "verdict"]]
     if table["verdict"].isna().all():
         table = table.drop(columns="verdict")
-    st.dataframe(table, hide_index=True, column_config={
-        "predicted_first_error": st.column_config.NumberColumn("predicted first error", help="-1 = none"),
-        "gold_first_error": st.column_config.NumberColumn("gold first error", help="-1 = none"),
-    })
+    # A static table, not st.dataframe: a few rows do not need the data grid, whose code and
+    # canvas are a large part of a page's browser time. Its cells read Markdown: data is escaped.
+    st.table(trace_view.first_error_table(table), hide_index=True)
+    st.caption("First errors are 0-based step indices; −1 = none.")
     if preds["synthetic"].any():
         st.caption("Scorers marked synthetic are built-in demo scorers, not trained PRMs.")
 
 gold = head["gold_first_error"]
 in_view = (lambda k: k is not None and first <= k < first + len(steps))
 if not scores.empty:
-    left, right = st.columns(2)
     where = f" of steps {first}–{first + len(steps) - 1}" if paged else ""
-    with left:
-        st.markdown(f"**Reward curve{where}** (step score per scorer)")
-        st.plotly_chart(trace_view.reward_figure(scores, gold if in_view(gold) else None), config={"displayModeBar": False})
-    with right:
-        st.markdown(f"**Progress{where}** (change of step score from the previous step)")
-        st.plotly_chart(trace_view.progress_figure(scores), config={"displayModeBar": False})
+    # Reward curve and progress in one figure (two panels): one Plotly draw per run, not two.
+    st.plotly_chart(trace_view.trace_figure(scores, gold if in_view(gold) else None, where),
+                    config={"displayModeBar": False})
 elif preds.empty:
     st.caption("No scorer has scored this trace yet (queue a job on the Library page).")
 

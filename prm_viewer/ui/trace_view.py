@@ -124,3 +124,60 @@ def progress_figure(scores: pd.DataFrame) -> go.Figure:
                   yaxis=dict(title=dict(text="score(k) − score(k−1)")), xaxis=_step_axis(scores),
                   legend=dict(orientation="h", y=1.15))
     return go.Figure(dict(data=data, layout=layout))
+
+
+SCORER_COLOURS = ("#0068c9", "#ff2b2b", "#29b09d", "#ff8700", "#6d3fc0", "#83c9ff", "#ffabab", "#7defa1",
+                  "#ffd16a", "#d5dae5")
+"""One colour per scorer, the same in both panels of :func:`trace_figure` (Streamlit's palette)."""
+
+
+def trace_figure(scores: pd.DataFrame, gold_first_error: int | None, where: str = "") -> go.Figure:
+    """The reward curve (left) and the progress bars (right) as ONE figure with two panels.
+
+    One chart rather than two: the browser draws one Plotly figure per Trace page run instead of
+    two (each chart is a draw of its own, the largest part of the page's browser time; see
+    BENCHMARKS.md, "Browser-side page speed"). A scorer has one colour and one legend entry for
+    both panels (clicking it hides both). ``where`` (e.g. `` of steps 0–99``) ends each panel title.
+    """
+    reward = reward_figure(scores, gold_first_error).to_plotly_json()
+    progress = progress_figure(scores).to_plotly_json()
+    colour = {name: SCORER_COLOURS[i % len(SCORER_COLOURS)] for i, name in enumerate(dict.fromkeys(
+        plotly_text(s, 40) for s in scores["scorer"]))}
+    data = []
+    for trace in reward["data"]:
+        c = colour.get(trace["name"], "grey")
+        data.append(trace | dict(legendgroup=trace["name"], line=dict(color=c), marker=dict(color=c)))
+    for trace in progress["data"]:
+        data.append(trace | dict(legendgroup=trace["name"], showlegend=False, marker=dict(color=colour.get(trace["name"], "grey")),
+                                 xaxis="x2", yaxis="y2"))
+    gap = 0.08
+    layout = reward["layout"]
+    layout.pop("template", None)
+    layout.update(
+        height=320, margin=dict(l=10, r=10, t=64, b=30), barmode="group", legend=dict(orientation="h", yanchor="bottom", y=1.11, x=0),  # above the panel titles
+        xaxis=layout["xaxis"] | dict(domain=[0.0, 0.5 - gap / 2]), yaxis=layout["yaxis"] | dict(fixedrange=True),
+        xaxis2=progress["layout"]["xaxis"] | dict(domain=[0.5 + gap / 2, 1.0], anchor="y2"),
+        yaxis2=progress["layout"]["yaxis"] | dict(anchor="x2", fixedrange=True),
+        annotations=list(layout.get("annotations", [])) + [
+            dict(text=f"<b>{title}{plotly_text(where)}</b> ({what})", xref=f"{axis} domain", x=0, yref="paper", y=1.0,
+                 xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=13))
+            for axis, title, what in (("x", "Reward curve", "step score per scorer"),
+                                      ("x2", "Progress", "score(k) − score(k−1)"))],
+    )
+    layout["yaxis2"]["title"] = dict(text="change of step score")
+    return go.Figure(dict(data=data, layout=layout))
+
+
+def first_error_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The Trace page's first-error rows as text for ``st.table`` (which reads Markdown): names and
+    verdicts escaped, step indices as whole numbers (``–`` where there is none), thresholds as written."""
+    def step(v: Any) -> str:
+        return "–" if v is None or pd.isna(v) else str(int(v))
+
+    out = pd.DataFrame({"scorer": [plain(s, 60) for s in table["scorer"]],
+                        "threshold": ["–" if pd.isna(t) else f"{float(t):g}" for t in table["threshold"]],
+                        "predicted first error": [step(v) for v in table["predicted_first_error"]],
+                        "gold first error": [step(v) for v in table["gold_first_error"]]})
+    if "verdict" in table:
+        out["verdict"] = ["" if v is None or pd.isna(v) else plain(str(v), 80) for v in table["verdict"]]
+    return out

@@ -130,9 +130,12 @@ def test_data_loads_and_links_nothing_and_no_page_calls_out(tmp_path: Path, logg
                 page.goto(base + path)
                 wait_idle(page, timeout=90)
                 if name == "explorer":
-                    page.get_by_role("tab", name="Table").click()
+                    # the view switch (a segmented control: only the chosen view is drawn)
+                    page.get_by_role("radio", name="Table", exact=True).click()
                     wait_idle(page)
-                    page.get_by_role("tab", name="Heatmap").click()
+                    assert page.locator("[data-testid='stDataFrame']").count() == 1
+                    found["explorer table"] = page.evaluate(_LINKS_JS, needles)
+                    page.get_by_role("radio", name="Heatmap", exact=True).click()
                     wait_idle(page)
                     # hover a cell: the hover label is drawn from the (escaped) row label
                     page.locator(".js-plotly-plot .point").first.hover(force=True)
