@@ -86,7 +86,7 @@ def load_experiment(store: Store, folder: str | Path | None = None) -> list[str]
     with store.transaction():  # all of it or none
         for row in scorers:
             if store.scorer_by_id(row["scorer_id"]) is None:
-                store.upsert_scorer(row)
+                store.upsert_scorer(_relocated(row, out))
         for d in datasets:
             existed = {r["name"] for r in _names(store)}
             did = import_traces(store, out / d["file"], d["name"], d["tags"])
@@ -117,6 +117,21 @@ def load_default_demo(store: Store, folder: str | Path | None = None) -> list[st
     from prm_viewer.demo import load_demo
 
     return load_demo(store)
+
+
+def _relocated(row: dict[str, Any], out: Path) -> dict[str, Any]:
+    """A scorer row whose checkpoint points into this folder (the run recorded the absolute path
+    of the machine it ran on; a clone elsewhere has the checkpoint under ``out/checkpoints``)."""
+    ckpt = row.get("checkpoint")
+    if not ckpt or Path(ckpt).is_dir():
+        return row
+    here = out / "checkpoints" / Path(ckpt).name
+    if not here.is_dir():
+        return row
+    options = row.get("options")
+    if isinstance(options, dict) and options.get("checkpoint") == ckpt:
+        options = {**options, "checkpoint": str(here.resolve())}
+    return {**row, "checkpoint": str(here.resolve()), "options": options}
 
 
 def _names(store: Store) -> list[dict[str, Any]]:

@@ -58,7 +58,7 @@ def qwen2_config(tok: Any, size: ModelSize, **extra: Any) -> Any:
         vocab_size=len(tok), hidden_size=size.hidden, intermediate_size=size.intermediate,
         num_hidden_layers=size.layers, num_attention_heads=size.heads, num_key_value_heads=size.kv_heads,
         max_position_embeddings=size.max_positions, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
-        bos_token_id=None, tie_word_embeddings=True, **extra,
+        bos_token_id=None, tie_word_embeddings=True, initializer_range=size.init_std, **extra,
     )
 
 

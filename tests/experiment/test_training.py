@@ -42,7 +42,7 @@ def test_rl_reward_goes_up_on_a_trivial_task(tok: Any) -> None:
     rl = RLSettings(steps=12, prompts=2, group=16, lr=1e-3, temperature=1.0, max_new_tokens=12, beta=0.0,
                     credit="progress", seed=0)
     curve = rl_train(model, tok, [TRIVIAL], rl, prm=None)
-    early = np.mean([c["reward"] for c in curve[:3]])
+    early = curve[0]["reward"]  # sampled before the first update: the coin flip
     late = np.mean([c["reward"] for c in curve[-3:]])
     assert late > early + 0.25, [c["reward"] for c in curve]
 
@@ -55,7 +55,7 @@ def test_prm_learns_to_tell_a_right_step_from_a_wrong_one(tok: Any, tmp_path: An
     traces = [(problem, right if i % 2 else wrong) for i in range(64)]
     rows = prm_rows(tok, traces)
     prm = models.new_prm(tok, None, TINY, seed=0)
-    curve = trainer.train(prm, rows, tok.pad_token_id, steps=40, lr=3e-3, batch=16, seed=0,
+    curve = trainer.train(prm, rows, tok.pad_token_id, steps=100, lr=3e-3, batch=16, seed=0,
                           compute_loss=token_classification_loss(class_weights(rows)), desc="test-prm")
     assert np.mean([c["loss"] for c in curve[-3:]]) < 0.5 * curve[0]["loss"], curve
     models.save(prm, tok, tmp_path / "prm")
