@@ -143,10 +143,16 @@ def export_dataset(store: Store, dataset_ref: DatasetRefs, fmt: str, output_path
 def export_bytes(store: Store, datasets: DatasetRefs, fmt: str, per: str = "step",
                  filters: Mapping[str, Any] | None = None, gold: str = "gold", annotators: Sequence[str] = ()) -> bytes:
     """The same export as bytes, for a download button (e.g. the Export page's current filter)."""
-    out = _format(fmt)
+    return _written_bytes(_format(fmt).suffix, lambda path: export_to_path(
+        store, datasets, fmt, path, per=per, filters=filters, gold=gold, annotators=annotators))
+
+
+def _written_bytes(suffix: str, write: Callable[[Path], object]) -> bytes:
+    """What ``write(path)`` writes to a temporary file ending in ``suffix``, as bytes (the file
+    writers go through DuckDB's COPY, which needs a path)."""
     with tempfile.TemporaryDirectory(prefix="prm_viewer_export_") as tmp:
-        path = Path(tmp) / f"export{out.suffix}"
-        export_to_path(store, datasets, fmt, path, per=per, filters=filters, gold=gold, annotators=annotators)
+        path = Path(tmp) / f"export{suffix}"
+        write(path)
         return path.read_bytes()
 
 
@@ -204,7 +210,5 @@ def export_labels_bytes(store: Store, datasets: DatasetRefs, fmt: str, gold: str
                         annotators: Sequence[str] | None = None) -> bytes:
     """:func:`export_labels` as bytes, for a download button (the Labelling page)."""
     suffix = LABEL_FORMATS[fmt][0] if fmt in LABEL_FORMATS else ".out"
-    with tempfile.TemporaryDirectory(prefix="prm_viewer_labels_") as tmp:
-        path = Path(tmp) / f"labels{suffix}"
-        export_labels(store, datasets, fmt, path, gold=gold, annotators=annotators)
-        return path.read_bytes()
+    return _written_bytes(suffix, lambda path: export_labels(store, datasets, fmt, path, gold=gold,
+                                                             annotators=annotators))
