@@ -1,5 +1,6 @@
 """Compare: did process rewards help? Run A vs run B on the problems they share -- a headline
-card with effect sizes and intervals, then tabs: accuracy (bootstrap CIs, exact McNemar),
+card with effect sizes and intervals, then one section at a time (kept in the URL as
+``section=``): accuracy (bootstrap CIs, exact McNemar),
 process quality (flawed-process rates, step scores, first errors), diversity and error types,
 generalisation (per split / category), and problems (where A and B differ most, with both
 traces side by side, steps aligned)."""
@@ -21,6 +22,7 @@ from prm_viewer.ui import analysis_widgets as aw
 from prm_viewer.ui import compare_view as cv
 from prm_viewer.ui.gold import gold_selector
 from prm_viewer.ui.page import page, require_datasets
+from prm_viewer.ui.sections import section_control
 from prm_viewer.ui.state import cached
 from prm_viewer.ui.text import plain, plotly_text
 
@@ -54,11 +56,13 @@ st.text(f"A = {aw.snippet(rep.a, 80)} ({rep.n_traces_a} traces), B = {aw.snippet
 if rep.headline is not None:
     cv.headline_card(rep.headline, rep.a, rep.b, rep.breakdown, "cmp-head")
 
-tab_acc, tab_proc, tab_div, tab_gen, tab_prob = st.tabs(
-    ["Accuracy", "Process quality", "Diversity & error types", "Generalisation", "Problems"])
+t, c = (rep.headline.treated, rep.headline.control) if rep.headline else ("B", "A")  # treated, control
+
+section = section_control({"accuracy": "Accuracy", "process": "Process quality", "diversity": "Diversity & error types",
+                           "generalisation": "Generalisation", "problems": "Problems"}, "cmp-section")
 
 # ---- accuracy
-with tab_acc:
+if section == "accuracy":
     acc = jsonable(rep.accuracy)
     mc = acc["mcnemar"]
 
@@ -71,7 +75,6 @@ with tab_acc:
         error_y=dict(type="data", symmetric=False, array=[(acc[k]["high"] or 0) - (acc[k]["estimate"] or 0)],
                      arrayminus=[(acc[k]["estimate"] or 0) - (acc[k]["low"] or 0)])) for run, k in (("A", "a"), ("B", "b"))])
     fig.update_layout(yaxis_title="final-answer accuracy", yaxis_tickformat=".0%", yaxis_range=[0, 1.1], height=380)
-    t, c = (rep.headline.treated, rep.headline.control) if rep.headline else ("B", "A")
     d = jsonable(cmp.orient(rep.accuracy.diff, t))
     cv.chart(fig, "accuracy", "cmp-acc",
              f"final-answer accuracy A {ci(acc['a'])}, B {ci(acc['b'])}; {t} − {c} {ci(d)} (95% paired bootstrap over "
@@ -88,7 +91,7 @@ with tab_acc:
                     f"of the problems solved by {side} (that run's first sample)", "cmp-mc-traces")
 
 # ---- process quality
-with tab_proc:
+if section == "process":
     rates = pd.DataFrame([dict(run=r, **jsonable(x)) for src in rep.rates.values() for r, x in zip(("A", "B"), src)])
     cv.table(rates, "answer_vs_process", "cmp-rates",
              caption="Right answer with a flawed process, wrong answer with a clean process (gold labels / predicted errors)")
@@ -125,7 +128,7 @@ with tab_proc:
     cv.table(lengths, "trace_length", "cmp-len", caption="Trace length")
 
 # ---- diversity and error types (on request: they read step text)
-with tab_div:
+if section == "diversity":
     semantic = st.checkbox("Semantic similarity (sentence embeddings, slower)", key="cmp-sem")
     if st.button("Compute diversity", key="cmp-div"):
         try:
@@ -154,7 +157,7 @@ with tab_div:
         cv.table(et.by_position, "error_types_by_position", "cmp-et-pos")
 
 # ---- generalisation
-with tab_gen:
+if section == "generalisation":
     shown = 0
     for by, df in rep.breakdown.items():
         if df.empty or (len(df) == 1 and df["group"].iloc[0] == "(none)"):
@@ -175,7 +178,7 @@ with tab_gen:
         st.caption("These runs have no split or category to break the comparison down by.")
 
 # ---- where they differ most, side by side
-with tab_prob:
+if section == "problems":
     top = rep.differ_most
     if top is None or top.empty:
         st.caption("No shared problem to show.")

@@ -1,6 +1,7 @@
-"""Localisation: how well a scorer finds the first wrong step (ProcessBench metrics), the
-threshold sweep and its tuning protocol, predicted vs gold positions, alternative localisers,
-and the progress view (change in step value by position) for every scorer."""
+"""Localisation: how well a scorer finds the first wrong step (ProcessBench metrics) and the
+localisers side by side, then one section at a time (kept in the URL as ``section=``): the
+threshold sweep and its tuning protocol with breakdowns, calibration, predicted vs gold positions
+with one trace under every scorer, and the progress view (change in step value by position)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from prm_viewer.analysis.calibration import calibration_report
 from prm_viewer.ui import analysis_widgets as aw
 from prm_viewer.ui.gold import gold_selector
 from prm_viewer.ui.page import page, require_datasets
+from prm_viewer.ui.sections import section_control
 from prm_viewer.ui.state import cached
 from prm_viewer.ui.text import plain, plotly_text
 
@@ -66,10 +68,12 @@ st.markdown(
     f"{aw.pct(thr['acc_error'])} of erroneous traces, and {aw.pct(thr['acc_correct'])} of correct traces get no "
     f"alarm (ProcessBench F1 {aw.pct(thr['f1'])}).")
 aw.table(rep.overall, "localisers", "loc-overall", caption="Localisers side by side (percent; counts per position class)")
+section = section_control({"threshold": "Threshold sweep", "calibration": "Calibration",
+                           "positions": "Predicted vs gold positions", "progress": "Progress"}, "loc-section")
 
 # ---- threshold sweep
 sweep = rep.sweep
-if not sweep.empty:
+if section == "threshold" and not sweep.empty:
     fig = px.line(sweep.assign(split=sweep["split"].map(plotly_text)), x="tau", y="f1", color="split",
                   labels={"f1": "F1 (%)", "tau": "threshold tau"})
     fig.add_vline(x=rep.threshold, line_dash="dash", annotation_text=f"tau = {rep.threshold:.3f}")
@@ -83,14 +87,23 @@ if not sweep.empty:
     aw.table(rep.best_by_split, "best_threshold_by_split", "loc-best",
              caption="Each split's own F1-optimal tau: an in-sample oracle, not a fair result.")
 
-# ---- calibration: reliability diagram beside the threshold sweep
-st.subheader("Calibration of step scores")
-n_bins = st.slider("Bins", 5, 20, 10, key="loc-cal-bins")
-try:
-    cal = cached(calibration_report, store, runs, scorer, n_bins=n_bins)
-except PrmViewerError as exc:  # no labelled steps: say so, keep the rest of the page
-    st.info(plain(str(exc)))
-    cal = None
+# ---- breakdowns
+if section == "threshold":
+    for by, df in rep.breakdowns.items():
+        aw.table(df, f"by_{by}", f"loc-by-{by}", caption=f"Threshold localiser by {by}")
+    if rep.step_f1 is not None:
+        aw.table(rep.step_f1, "step_f1", "loc-stepf1",
+                 caption="PRMBench step-level F1 (correct steps positive, error steps positive, PRMScore = their mean)")
+
+# ---- calibration: reliability diagram beside its own threshold sweep
+cal = None
+if section == "calibration":
+    st.subheader("Calibration of step scores")
+    n_bins = st.slider("Bins", 5, 20, 10, key="loc-cal-bins")
+    try:
+        cal = cached(calibration_report, store, runs, scorer, n_bins=n_bins)
+    except PrmViewerError as exc:  # no labelled steps: say so, keep the rest of the page
+        st.info(plain(str(exc)))
 if cal is not None:
     c1, c2 = st.columns(2)
     with c1:
@@ -119,7 +132,7 @@ if cal is not None:
 names = list(rep.positions)
 behind: list[str] = []
 pos = [df.assign(localiser=plotly_text(n)) for n, df in rep.positions.items()]
-if pos:
+if section == "positions" and pos:
     import pandas as pd
 
     allpos = pd.concat(pos)
@@ -144,32 +157,27 @@ if pos:
         aw.chart(fig, "offsets", "loc-off",
                  f"of the erroneous traces where an error is predicted, {early} are flagged before the gold step and {late} after it.")
 
-# ---- breakdowns
-for by, df in rep.breakdowns.items():
-    aw.table(df, f"by_{by}", f"loc-by-{by}", caption=f"Threshold localiser by {by}")
-if rep.step_f1 is not None:
-    aw.table(rep.step_f1, "step_f1", "loc-stepf1",
-             caption="PRMBench step-level F1 (correct steps positive, error steps positive, PRMScore = their mean)")
+# ---- one trace (from the class chosen above)
+if section == "positions":
+    st.subheader("One trace, every scorer")
+    if len(behind):
+        tid = st.selectbox("Trace (from the class chosen above)", behind[:200], key="loc-trace")
+        table = aw._trace_table(store, tid)
+        aw.table(table, f"trace_{tid}", "loc-trace-table",
+                 caption="Step values and progress (change from the previous step; 1.0 before step 0) for every scorer")
 
 # ---- progress view
-st.subheader("Progress: change in step value by relative position")
-all_ids = scorers[scorers["kind"] == "step"]["scorer_id"].tolist()
-prog = cached(queries.analysis_progress_by_position, store, tuple(r.ref() for r in runs), tuple(all_ids), 10, None)
-if not prog.empty:
-    prog = prog.assign(position=(prog["rel_bin"] + 0.5) / 10, scorer=prog["scorer"].map(plotly_text),
-                       run=prog["run"].map(plotly_text))
-    fig = px.line(prog, x="position", y="mean_progress", color="scorer", line_dash="run", markers=True,
-                  labels={"position": "relative position in the trace", "mean_progress": "mean Q(k) - Q(k-1)"})
-    worst = prog.loc[prog["mean_progress"].idxmin()] if prog["mean_progress"].notna().any() else None
-    reading = ("every scorer's mean change in step value along the trace (Monte-Carlo values appear as their own scorer)"
-               + (f"; the steepest average fall is {worst['mean_progress']:.3f} for {plain(worst['scorer'])} around "
-                  f"{worst['position']:.0%} of the way through." if worst is not None else "."))
-    aw.chart(fig, "progress_by_position", "loc-prog", reading)
-
-# ---- one trace
-st.subheader("One trace, every scorer")
-if len(behind):
-    tid = st.selectbox("Trace (from the class chosen above)", behind[:200], key="loc-trace")
-    table = aw._trace_table(store, tid)
-    aw.table(table, f"trace_{tid}", "loc-trace-table",
-             caption="Step values and progress (change from the previous step; 1.0 before step 0) for every scorer")
+if section == "progress":
+    st.subheader("Progress: change in step value by relative position")
+    all_ids = scorers[scorers["kind"] == "step"]["scorer_id"].tolist()
+    prog = cached(queries.analysis_progress_by_position, store, tuple(r.ref() for r in runs), tuple(all_ids), 10, None)
+    if not prog.empty:
+        prog = prog.assign(position=(prog["rel_bin"] + 0.5) / 10, scorer=prog["scorer"].map(plotly_text),
+                           run=prog["run"].map(plotly_text))
+        fig = px.line(prog, x="position", y="mean_progress", color="scorer", line_dash="run", markers=True,
+                      labels={"position": "relative position in the trace", "mean_progress": "mean Q(k) - Q(k-1)"})
+        worst = prog.loc[prog["mean_progress"].idxmin()] if prog["mean_progress"].notna().any() else None
+        reading = ("every scorer's mean change in step value along the trace (Monte-Carlo values appear as their own scorer)"
+                   + (f"; the steepest average fall is {worst['mean_progress']:.3f} for {plain(worst['scorer'])} around "
+                      f"{worst['position']:.0%} of the way through." if worst is not None else "."))
+        aw.chart(fig, "progress_by_position", "loc-prog", reading)

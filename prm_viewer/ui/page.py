@@ -62,6 +62,7 @@ def wait_for_store(exc: StoreBusy, title: str | None) -> NoReturn:
 
     retry()
     st.stop()
+    raise AssertionError("unreachable: st.stop() ends the script run")  # streamlit is not followed by mypy
 
 
 def require_datasets(store: Store) -> pd.DataFrame:

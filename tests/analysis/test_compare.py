@@ -297,10 +297,14 @@ def test_compare_page_without_scorer_and_by_source_id(tmp_path, monkeypatch):
     assert [m.label for m in at.metric] == ["Accuracy, A − B", "Cohen's h (accuracy)", "Paired odds ratio",
                                             "Flawed-process rate, A − B"]
     assert any(s.value == "Did process rewards help?" for s in at.subheader)
+    assert [b.value for b in at.button_group] == ["Accuracy"]  # one section drawn at a time
+    at.button_group(key="cmp-section").set_value("Process quality").run()
+    assert at.query_params.get("section") == "process"  # a link to the page opens this section
     tables = " ".join(str(d.value.to_dict()) for d in at.dataframe)
     assert "× 10⁻" in tables and "e-1" not in tables  # p-values such as 9.8 × 10⁻¹⁶, never 9.8e-16
     at.selectbox(key="cmp-scorer").set_value("(none)").run()
     at.radio(key="cmp-pair").set_value("source_id").run()
+    at.button_group(key="cmp-section").set_value("Problems").run()
     assert not at.exception, [e.value for e in at.exception]
     texts = " ".join(t.value for t in at.text)
     assert "paired by source_id; no scorer." in texts and "first error: gold" in texts

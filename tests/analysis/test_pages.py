@@ -41,4 +41,7 @@ def test_compare_page(demo_db):
     text = " ".join(m.value for m in at.markdown)
     assert "final-answer accuracy A" in text and "McNemar" in text
     assert len(at.metric) == 4
-    assert len(at.dataframe) >= 3
+    assert any(list(d.value.columns) == ["", "B right", "B wrong"] for d in at.dataframe)  # McNemar's table
+    assert not any("right_flawed" in d.value.columns for d in at.dataframe)  # other sections are not drawn
+    at.button_group(key="cmp-section").set_value("Process quality").run()
+    assert any("right_flawed" in d.value.columns for d in at.dataframe)

@@ -40,8 +40,23 @@ def _open_compare(page, base: str) -> None:  # type: ignore[no-untyped-def]
     wait_idle(page, 120, quiet=1.5)
 
 
+_FOUND_JS = """(host) => {
+    const out = [];
+    for (const a of document.querySelectorAll('a')) {
+        const h = a.getAttribute('href') || a.getAttribute('xlink:href') || '';
+        if (h.includes(host) || h.startsWith('data:')) out.push('a ' + h);
+    }
+    for (const i of document.querySelectorAll('img, image')) {
+        const s = i.getAttribute('src') || i.getAttribute('href') || '';
+        if (s.includes(host)) out.push('img ' + s);
+    }
+    return out;
+}"""
+
+
 def _tab(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_role("tab", name=name, exact=True).click()
+    """Show one section (the segmented control under the headline; one section is drawn at a time)."""
+    page.get_by_role("radio", name=name, exact=True).click()
     wait_idle(page, 120, quiet=1.5)
 
 
@@ -106,6 +121,9 @@ def test_compare_page_reads_as_an_answer(demo_db: Path) -> None:
 
             _tab(page, "Generalisation")
             assert "largest gap by split is A − B" in _main_text(page)
+            assert page.url.endswith("section=generalisation")  # the section is in the URL...
+            page.goto(page.url)  # ...so a link opens it
+            page.get_by_text("largest gap by split is A − B").wait_for(timeout=120_000)
 
             _tab(page, "Problems")
             page.get_by_text("Side by side, steps aligned").wait_for(timeout=60_000)
@@ -179,23 +197,12 @@ def test_compare_page_shows_data_as_inert_text(tmp_path: Path, logging_server: s
             browser = launch_browser(p)
             page = browser.new_page(viewport={"width": 1400, "height": 2400})
             _open_compare(page, base)
-            shown = {}
-            for name in TABS:
+            shown, found = {}, []
+            for name in TABS:  # each section's DOM in turn: only the shown one is drawn
                 _tab(page, name)
                 shown[name] = _main_text(page)
+                found += page.evaluate(_FOUND_JS, host)
             page.get_by_text("Side by side, steps aligned").wait_for(timeout=60_000)
-            found = page.evaluate("""(host) => {
-                const out = [];
-                for (const a of document.querySelectorAll('a')) {
-                    const h = a.getAttribute('href') || a.getAttribute('xlink:href') || '';
-                    if (h.includes(host) || h.startsWith('data:')) out.push('a ' + h);
-                }
-                for (const i of document.querySelectorAll('img, image')) {
-                    const s = i.getAttribute('src') || i.getAttribute('href') || '';
-                    if (s.includes(host)) out.push('img ' + s);
-                }
-                return out;
-            }""", host)
             main = _main_text(page)
             snap(page, "compare_hostile", max_height=7000)
             browser.close()

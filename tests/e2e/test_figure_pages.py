@@ -80,7 +80,11 @@ def test_benchmarks_page(figures_db: Path) -> None:
 
 def test_localisation_calibration(figures_db: Path) -> None:
     at = run_page("localisation.py")
+    assert "expected calibration error" not in _text(at)  # one section at a time: the threshold sweep first
+    at.button_group(key="loc-section").set_value("Calibration").run()
+    assert not at.exception, [e.value for e in at.exception]
     assert "expected calibration error" in _text(at)
+    assert at.query_params.get("section") == "calibration"
 
 
 def test_static_export_png_svg() -> None:

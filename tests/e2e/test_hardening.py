@@ -176,7 +176,10 @@ def test_analysis_pages_load_and_link_nothing_from_data(tmp_path: Path, logger: 
             page = browser.new_page(viewport={"width": 1400, "height": 2400})
             page.goto(f"{base}/{analysis_page}")
             wait_idle(page, timeout=90)
-            for tab in [None, *page.get_by_role("tab").all()]:
+            # every tab, or every section of a one-section-at-a-time control (Compare)
+            sections = page.get_by_role("tab").all() or \
+                page.locator("[data-testid='stButtonGroup']").first.get_by_role("radio").all()
+            for tab in [None, *sections]:
                 if tab is not None:
                     tab.click()
                     wait_idle(page)
