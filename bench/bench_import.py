@@ -3,13 +3,16 @@
 On the generated file the paths run interleaved (ours with the SQL fast path, ours with the Python
 reader (``import_file(fast=False)``), bare ``read_json``), ``--repeat`` rounds, so that a loaded
 machine's drift falls on all of them; the best run of each and the per-round ratios are printed,
-with each child's CPU seconds (user + system, all threads) and the load average.
+with each child's CPU seconds (user + system, all threads, interpreter start included), its wall
+time from inside (after its imports) and from the parent (``process wall``: interpreter start,
+imports and exit included), and the load average.
 
 Usage (from the repository root, with the venv active)::
 
     python bench/bench_import.py                 # ProcessBench files + a generated 1M-step file
     python bench/bench_import.py --steps 200000  # a smaller generated file
     python bench/bench_import.py --skip-big      # ProcessBench only
+    python bench/bench_import.py --inprocess     # also both calls in one warm process (labelled apart)
 
 Every measured path runs in its own child process (``--child``) so each peak RSS figure belongs
 to that path alone. The generated file is ProcessBench-shaped JSONL written under /tmp (never
@@ -124,25 +127,62 @@ def child_naive(files: list[str], db: str, limit_steps: int) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t0, "traces": traces, "steps": steps}
 
 
+def child_inprocess(files: list[str], db: str, rounds: int = 3) -> dict[str, Any]:
+    """Both calls in one warm process (imports done, DuckDB's first parameter binding done), in
+    turn, ``rounds`` times: ``import_file`` into a fresh store and closing it, against the bare
+    ``CREATE TABLE raw AS SELECT * FROM read_json(?)`` into a fresh DuckDB file and closing it.
+    CPU is this process's (all threads) over each call."""
+    import duckdb
+
+    from prm_viewer.ingest import import_file
+    from prm_viewer.store import Store
+
+    duckdb.connect().execute("SELECT ?", [1]).fetchall()  # the first binding imports pandas (~0.5-1 CPU s)
+    out: dict[str, list[tuple[float, float]]] = {"ours": [], "read_json": []}
+    for r in range(rounds):
+        for kind in ("ours", "read_json"):
+            path = Path(f"{db}.{kind}{r}")
+            t, c = time.perf_counter(), time.process_time()
+            if kind == "ours":
+                with Store(path) as store:
+                    for f in files:
+                        import_file(store, f)
+            else:
+                con = duckdb.connect(str(path))
+                for i, f in enumerate(files):
+                    con.execute(f"CREATE TABLE raw{i} AS SELECT * FROM read_json(?)", [f])
+                con.close()
+            out[kind].append((time.perf_counter() - t, time.process_time() - c))
+    return {"seconds": 0.0, "traces": 0, "steps": 0, "rounds": out}
+
+
 def child_python(files: list[str], db: str) -> dict[str, Any]:
     """Our import with the SQL fast path off: the Python reader (what every other format uses)."""
     return child_ours(files, db, fast=False)
 
 
-CHILDREN = {"ours": child_ours, "python": child_python, "read_json": child_read_json, "naive": child_naive}
+CHILDREN = {"ours": child_ours, "python": child_python, "read_json": child_read_json, "naive": child_naive,
+            "inprocess": child_inprocess}
 
 
 def run_child(kind: str, files: list[str], extra: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="prm_bench_") as tmp:
         db = str(Path(tmp) / "bench.duckdb")
         cmd = [sys.executable, __file__, "--child", kind, "--db", db, *(extra or []), "--", *files]
+        t0 = time.perf_counter()
         out = subprocess.run(cmd, check=True, capture_output=True, text=True)
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        process_s = time.perf_counter() - t0  # interpreter start, imports and exit included
+        return {**json.loads(out.stdout.strip().splitlines()[-1]), "process_s": process_s}
 
 
 def _child_main(args: argparse.Namespace) -> None:
     fn = CHILDREN[args.child]
-    result = fn(args.files, args.db, args.limit_steps) if args.child == "naive" else fn(args.files, args.db)
+    if args.child == "naive":
+        result = fn(args.files, args.db, args.limit_steps)
+    elif args.child == "inprocess":
+        result = child_inprocess(args.files, args.db, args.repeat)
+    else:
+        result = fn(args.files, args.db)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: KiB
     result["cpu_s"] = usage.ru_utime + usage.ru_stime  # all threads, interpreter start included
@@ -155,12 +195,13 @@ def _child_main(args: argparse.Namespace) -> None:
 def _row(label: str, r: dict[str, Any], note: str = "") -> str:
     rate = r["steps"] / r["seconds"] if r["seconds"] else float("nan")
     cpu = f"{r['cpu_s']:.2f}" if "cpu_s" in r else ""
-    return (f"| {label} | {r['traces']:,} | {r['steps']:,} | {r['seconds']:.2f} | {cpu} | {rate:,.0f} | "
+    proc = f"{r['process_s']:.2f}" if "process_s" in r else ""
+    return (f"| {label} | {r['traces']:,} | {r['steps']:,} | {r['seconds']:.2f} | {proc} | {cpu} | {rate:,.0f} | "
             f"{r['peak_rss_mb']:.0f} | {note} |")
 
 
-HEADER = ("| path | traces | steps | wall s | CPU s | steps/s | peak RSS MB | note |\n"
-          "|---|---|---|---|---|---|---|---|")
+HEADER = ("| path | traces | steps | wall s | process wall s | CPU s | steps/s | peak RSS MB | note |\n"
+          "|---|---|---|---|---|---|---|---|---|")
 
 
 def _load() -> str:
@@ -177,6 +218,8 @@ def main() -> None:
     p.add_argument("--naive-steps", type=int, default=50_000, help="prefix the naive path runs on")
     p.add_argument("--repeat", type=int, default=3, help="runs per path (the best is reported)")
     p.add_argument("--skip-big", action="store_true")
+    p.add_argument("--inprocess", action="store_true",
+                   help="also time import_file against bare read_json in one warm process (labelled apart)")
     p.add_argument("files", nargs="*")
     args = p.parse_args()
     if args.child:
@@ -193,10 +236,13 @@ def main() -> None:
         runs: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
         for _ in range(args.repeat):
             for k in kinds:
-                runs[k].append(run_child(k, files))
+                runs[k].append({**run_child(k, files), "load": os.getloadavg()[0]})
         out = {k: min(v, key=lambda r: r["seconds"]) for k, v in runs.items()}
-        out["_rounds"] = {"ratios": [o["seconds"] / r["seconds"] for o, r in zip(runs["ours"], runs["read_json"])],
-                          "cpu_ratios": [o["cpu_s"] / r["cpu_s"] for o, r in zip(runs["ours"], runs["read_json"])]}
+        pairs = list(zip(runs["ours"], runs["read_json"]))
+        out["_rounds"] = {"ratios": [o["seconds"] / r["seconds"] for o, r in pairs],
+                          "process_ratios": [o["process_s"] / r["process_s"] for o, r in pairs],
+                          "cpu_ratios": [o["cpu_s"] / r["cpu_s"] for o, r in pairs],
+                          "loads": [o["load"] for o, _ in pairs]}
         return out
 
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; best of {args.repeat} runs per path; "
@@ -230,6 +276,7 @@ def main() -> None:
     scale = ours["steps"] / naive["steps"]
     naive_full = {**naive, "seconds": naive["seconds"] * scale, "traces": ours["traces"], "steps": ours["steps"]}
     naive_full.pop("cpu_s", None)
+    naive_full.pop("process_s", None)
     print(f"### Generated ProcessBench-shaped JSONL: {ours['steps']:,} steps, {ours['traces']:,} traces, {size_mb:.0f} MB\n")
     print(HEADER)
     print(_row("prm_viewer import (SQL fast path)", ours))
@@ -238,11 +285,24 @@ def main() -> None:
     print(_row("naive loop + INSERT per row", naive_full,
                f"extrapolated x{scale:.0f} from {naive['steps']:,} steps ({naive['seconds']:.1f} s)"))
     rounds = res["_rounds"]
-    print(f"\nours / read_json = {ours['seconds'] / rj['seconds']:.2f}x best-to-best (target <= 1.5x); per round "
-          f"{', '.join(f'{x:.2f}' for x in rounds['ratios'])}; CPU seconds per round "
-          f"{', '.join(f'{x:.2f}' for x in rounds['cpu_ratios'])}; Python reader / read_json = "
+
+    def fmt(xs: list[float]) -> str:
+        return ", ".join(f"{x:.2f}" for x in xs)
+
+    print(f"\nours / read_json = {ours['seconds'] / rj['seconds']:.2f}x best-to-best (target <= 1.5x); per round: "
+          f"wall {fmt(rounds['ratios'])}; process wall (interpreter start included) {fmt(rounds['process_ratios'])}; "
+          f"CPU s {fmt(rounds['cpu_ratios'])}; 1-min load after each round's import {fmt(rounds['loads'])}; "
+          f"Python reader / read_json = "
           f"{py['seconds'] / rj['seconds']:.2f}x; naive / ours = {naive_full['seconds'] / ours['seconds']:.0f}x; "
           f"peak RSS ours {ours['peak_rss_mb']:.0f} MB (target < 1024 MB); {_load()} at the end")
+    if args.inprocess:
+        inp = run_child("inprocess", [str(big)], ["--repeat", str(args.repeat)])["rounds"]
+        print("\n### In one warm process (labelled: not the child-process figure above)\n")
+        print("| round | import_file wall s | CPU s | bare read_json wall s | CPU s | wall ratio | CPU ratio |")
+        print("|---|---|---|---|---|---|---|")
+        for i, ((ow, oc), (rw, rc)) in enumerate(zip(inp["ours"], inp["read_json"]), 1):
+            print(f"| {i} | {ow:.2f} | {oc:.2f} | {rw:.2f} | {rc:.2f} | {ow / rw:.2f} | {oc / rc:.2f} |")
+        print(f"\n{_load()} at the end")
 
 
 if __name__ == "__main__":

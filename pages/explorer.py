@@ -57,8 +57,8 @@ view = {"sort": sort if sort != "order" else "", "desc": "1" if descending else 
 summary = st.container()  # the match count, above the view switch; written once the page is read
 shown_as = st.segmented_control("Show the page as", ["Heatmap", "Table"], key="ex_view", required=True,
                                 label_visibility="collapsed")
-url_params = filters.filter_to_params(flt) | {k: [v] for k, v in view.items() if v} | (
-    {"view": ["table"]} if shown_as == "Table" else {})
+view["view"] = "table" if shown_as == "Table" else ""
+url_params = filters.filter_to_params(flt) | {k: [v] for k, v in view.items() if v}
 filters.set_url(url_params)
 filters.remember(url_params)
 

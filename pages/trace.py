@@ -66,10 +66,13 @@ usable = flt != TraceFilter() and (flt.scorer or sort in {"order", "gold_first_e
 # The ordered ids of the whole filter are cached (per data version), so Previous/Next through
 # a filter costs a lookup in that array, not a query per trace.
 nav = queries.neighbours_in(cached(queries.explorer_order, store, flt, sort, descending), trace_id) if usable else None
-if nav is None or nav["position"] is None:
+in_filter = nav is not None and nav["position"] is not None
+if not in_filter:
     flt, sort, descending = TraceFilter(datasets=(head["dataset_id"],)), "order", False
     nav = queries.neighbours_in(cached(queries.explorer_order, store, flt, sort, descending), trace_id)
 view = {"sort": sort if sort != "order" else "", "desc": "1" if descending else ""}
+# the Explorer's page, rows and view travel along, so "Back to the Explorer" returns to them
+view |= {k: params[k][0] for k in ("page", "rows", "view") if params.get(k) and in_filter}
 c1, c2, c3, c4 = st.columns([1, 1, 2, 2], vertical_alignment="center")
 # Buttons + switch_page rather than page links: a link to the same page keeps the old query
 # string in the address bar, and the address must stay a shareable link to what is shown.

@@ -106,6 +106,20 @@ def test_pretty_array_lines_integer_ids_and_odd_whitespace(tmp_path: Path) -> No
     assert fast["traces"][0][4] == _key("x y")
 
 
+def test_escaped_step_texts_decode_as_json_does(tmp_path: Path) -> None:
+    """Steps are decoded by DuckDB (one wildcard extraction per trace): every JSON escape, raw
+    non-ASCII and texts that look like JSON give the texts ``json.loads`` gives."""
+    steps = ['say \\"hi\\"', "a\\b\\\\c", "caf\u00e9 \U0001F600", "tab\there\nnext", '["not", "a list"]',
+             "{\"k\": 1}", "1", "null", " lead and trail ", "\u2028sep\u2029"]
+    recs = [{**_OK, "steps": steps, "label": -1}, {**_OK, "id": "b", "steps": ["x"], "label": 0}]
+    lines = [json.dumps(recs[0]), json.dumps(recs[1], ensure_ascii=False).replace("x", "\\u0078")]
+    p = _write(tmp_path, "esc.jsonl", lines)
+    fast, slow = _both(tmp_path, p)
+    assert fast == slow
+    assert [s[2] for s in fast["steps"]] == steps + ["x"]
+    assert [s[1] for s in fast["steps"]] == list(range(len(steps))) + [0]
+
+
 @pytest.mark.parametrize("lines, field, message", [
     ([_rec(), _rec(id="b", label="1")], "label", "expected an integer, found a string"),
     ([_rec(), _rec(id="b", label=True)], "label", "expected an integer, found true/false"),
@@ -115,6 +129,11 @@ def test_pretty_array_lines_integer_ids_and_odd_whitespace(tmp_path: Path) -> No
     ([_rec(), _rec(id="b", label=2)], "label", "out of range for 2 steps"),
     ([_rec(), _rec(id="b", problem=" \n ")], "problem", "empty problem text"),
     ([_rec(), _rec(id="b", steps=[])], "steps", "empty step list"),
+    ([_rec(), _rec(id="b", steps="s1")], "steps", "expected a list, found a string"),
+    ([_rec(), _rec(id="b", steps=["x", None])], "steps[1]", "expected a string, found null"),
+    ([_rec(), _rec(id="b", steps=["x", ["y"]])], "steps[1]", "expected a string, found a list"),
+    ([_rec(), _rec(id="b", steps=["x", True])], "steps[1]", "expected a string, found true/false"),
+    ([_rec(), _rec(id="b", steps=["x", 1.5])], "steps[1]", "expected a string, found a number"),
     ([_rec(), _rec()], "id", "duplicate id 'a' (first on line 1)"),
 ])
 def test_invalid_records_fall_back_to_the_python_message(tmp_path: Path, lines: list[str], field: str,

@@ -20,8 +20,10 @@ from prm_viewer.queries import TRACE_CHOICES, TRACE_SORTS, TraceFilter
 _LIST_KEYS = {"datasets": "ds", "generators": "gen", "categories": "cat", "splits": "split"}
 _CHOICE_KEYS = {"correct": "correct", "gold_error": "gold", "pred_error": "pred"}
 _RANGE_KEYS = {"min_score": "min", "last_score": "last"}
-VIEW_KEYS = ("sort", "desc", "page", "rows")
-"""Query keys of the view (not the filter): sort key, descending flag, page number, rows per page."""
+VIEW_KEYS = ("sort", "desc", "page", "rows", "view")
+"""Query keys of the view (not the filter): sort key, descending flag, page number, rows per page,
+and the Explorer's ``view=table``; the Trace page carries them along so "Back to the Explorer"
+returns to the same page of the same view."""
 FILTER_KEYS = ("scorer", "q", *_LIST_KEYS.values(), *_CHOICE_KEYS.values(), *_RANGE_KEYS.values())
 _SESSION = "_prm_filter_params"
 NO_SCORER = "none"

@@ -67,6 +67,22 @@ def test_trace_page_draws_one_figure(demo_db: Path, monkeypatch: pytest.MonkeyPa
     assert len(at.get("plotly_chart")) == 1
 
 
+def test_back_to_the_explorer_keeps_its_page_and_view(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from urllib.parse import parse_qs
+
+    monkeypatch.setenv("PRM_VIEWER_DB", str(demo_db))
+    with Store(demo_db) as store:
+        ds = store.cursor().execute("SELECT dataset_id FROM traces WHERE trace_id = ?", [TRACE[0]]).fetchone()[0]
+    at = _app({"ds": ds, "rows": "25", "page": "2", "view": "table", "trace": TRACE[0]})
+    at.switch_page("pages/trace.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    back = [x for x in at.get("page_link") if x.proto.label == "Back to the Explorer"]
+    assert len(back) == 1
+    q = parse_qs(back[0].proto.query_string)
+    assert q["ds"] == [ds] and q["page"] == ["2"] and q["rows"] == ["25"] and q["view"] == ["table"]
+
+
 def test_trace_figure_panels_hold_the_scores_and_their_changes() -> None:
     scores = pd.DataFrame({"scorer": ["a"] * 3 + ["b"] * 3, "step_idx": [0, 1, 2] * 2,
                            "score": [0.9, 0.6, 0.7, 0.2, 0.4, 0.1], "threshold": [0.5] * 3 + [0.3] * 3})
