@@ -53,17 +53,27 @@ class ExperimentConfig:
     prm_error_rate: float = 0.7
     """Share of injected-error traces among the PRM's constructed training traces."""
     prm_steps: int = 400
+    """Unchanged after issue 14's probes (EXPERIMENT.md, "Debugging" 6): dense step labels, 2 extra
+    layers on the SFT body (fresh, zero-initialised, frozen body), auxiliary targets from the SFT
+    policy's token probabilities, and a fresh 128-wide PRM all stayed at held-out AUC 0.53-0.57 in
+    <= 400 steps; none was worth its time."""
     prm_lr: float = 2e-3
     prm_batch: int = 32
-    rl_steps: int = 30
+    rl_steps: int = 80
+    """Probes from the SFT checkpoint (EXPERIMENT.md, "Debugging"): 30 steps at 2e-5 moved nothing;
+    100 steps at 5e-5 raised the training reward (0.27 -> 0.35 at temperature 1, 0.45 -> 0.51 at
+    0.7) without moving test accuracy; 80 steps keeps the full run inside the time budget."""
     rl_prompts: int = 12
     """Problems per RL step."""
     rl_group: int = 8
     """Samples per problem (the group whose mean is the baseline)."""
-    rl_lr: float = 2e-5
-    """~1/100 of the SFT rate: at 1e-4 AdamW's full-size steps on a near-zero-reward gradient degraded
-    the policy (valid steps 0.09 -> <0.01 in 30 steps)."""
-    rl_temperature: float = 1.0
+    rl_lr: float = 5e-5
+    """Adam moves every weight by ~lr per step whatever the gradient's size: 1e-4 (temperature 1)
+    took greedy accuracy 0.75 -> 0.66 in 60 steps and 3e-4 (temperature 0.7) to 0.29; 3e-5 and
+    5e-5 kept it (0.70 / 0.75)."""
+    rl_temperature: float = 0.7
+    """RL samples at the evaluation temperature; the loss uses log-probabilities of logits / T, so
+    the update is on-policy for the tempered distribution."""
     rl_max_new_tokens: int = 64
     process_weight: float = 1.0
     """beta: each step's tokens get outcome advantage + beta x step advantage (run "with")."""

@@ -107,9 +107,10 @@ def token_steps(tok: Any, completion_ids: list[int]) -> np.ndarray:
     return np.minimum(out, n_steps - 1)
 
 
-def completion_logprobs(model: Any, samples: list[Sample], pad_id: int) -> tuple[Any, Any]:
-    """Log-probabilities of each sample's completion tokens under ``model`` (with gradients):
-    ``(logp [B, T], mask [B, T])``, right-padded to the longest completion."""
+def completion_logprobs(model: Any, samples: list[Sample], pad_id: int, temperature: float = 1.0) -> tuple[Any, Any]:
+    """Log-probabilities of each sample's completion tokens under ``model`` sampled at
+    ``temperature`` (logits / temperature, so the gradient is on-policy for the distribution the
+    samples came from), with gradients: ``(logp [B, T], mask [B, T])``, right-padded."""
     import torch
 
     seqs = [s.prompt_ids + s.completion_ids for s in samples]
@@ -119,7 +120,7 @@ def completion_logprobs(model: Any, samples: list[Sample], pad_id: int) -> tuple
     for r, s in enumerate(seqs):
         ids[r, : len(s)] = torch.tensor(s)
         attn[r, : len(s)] = 1
-    logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float()
+    logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float() / max(temperature, 1e-6)
     logp_all = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
     t_max = max(1, max(len(s.completion_ids) for s in samples))
     logp = torch.zeros((len(samples), t_max))

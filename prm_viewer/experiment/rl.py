@@ -79,7 +79,7 @@ def rl_train(model: Any, tok: Any, tasks: list[Task], rl: RLSettings, prm: StepS
         tsteps = [token_steps(tok, s.completion_ids) for s in samples]
         adv = token_advantages(rewards, groups, scores, tsteps, rl.beta, rl.credit)
         model.train()
-        logp, mask = completion_logprobs(model, samples, pad)
+        logp, mask = completion_logprobs(model, samples, pad, rl.temperature)
         a = torch.zeros_like(mask)
         for r, x in enumerate(adv):
             a[r, : len(x)] = torch.as_tensor(x, dtype=torch.float32)

@@ -89,3 +89,21 @@ def test_prm_labels_sit_on_the_markers(tok: Any, splits: Splits) -> None:
     assert len(at) == len(steps)
     assert [row["labels"][i] for i in at] == [int(v) for v in verify_steps(task.text, steps)]
     assert sum(lab != -100 for lab in row["labels"]) == len(steps)
+
+
+def test_completion_logprobs_follow_the_sampling_temperature(tok: Any) -> None:
+    import torch
+
+    model = models.new_policy(tok, TINY, seed=4).eval()
+    prompt = policy.prompt_ids(tok, TRIVIAL.text)
+    done = list(tok("2 + 3 = 5", add_special_tokens=False)["input_ids"]) + [int(tok.eos_token_id)]
+    smp = [policy.Sample(prompt, done, "2 + 3 = 5"), policy.Sample(prompt, done[:3], "2 +")]
+    with torch.no_grad():
+        logp, mask = policy.completion_logprobs(model, smp, int(tok.pad_token_id), temperature=0.7)
+        # independent: one unpadded forward pass per sample, log_softmax(logits / T) at each next token
+        for r, s in enumerate(smp):
+            ids = torch.tensor([s.prompt_ids + s.completion_ids])
+            lp = torch.log_softmax(model(input_ids=ids).logits[0].float() / 0.7, dim=-1)
+            want = [float(lp[len(s.prompt_ids) - 1 + t, tok_id]) for t, tok_id in enumerate(s.completion_ids)]
+            assert np.allclose(logp[r, : len(want)].numpy(), want, atol=1e-5)
+            assert mask[r].tolist() == [1.0] * len(want) + [0.0] * (mask.shape[1] - len(want))

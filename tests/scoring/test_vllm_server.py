@@ -174,13 +174,25 @@ def _expected(store, dataset_id, ckpt) -> dict:
     return _scores(load_engine(ScorerSpec(recipe="qwen-prm", checkpoint=ckpt, device="cpu")), traces)
 
 
+def _demo_prefixes(store, tmp_path, n: int = 40) -> list[dict]:
+    """The first ``n`` traces of each demo run (10 shards of 4: the kill lands mid-job)."""
+    from prm_viewer.demo import demo_records
+    from prm_viewer.demo.format import DemoFormat
+    from prm_viewer.ingest import import_file
+
+    out = []
+    for policy, records in demo_records():
+        path = tmp_path / f"{policy.dataset}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in records[:n]))
+        out.append(store.resolve_dataset(import_file(store, path, fmt=DemoFormat(), name=policy.dataset).name))
+    return out
+
+
 def test_server_dies_mid_job(servers, store, tmp_path):
-    from prm_viewer.demo import load_demo
     from prm_viewer.scoring.scorers import register_scorer
 
     ckpt = str(servers["folders"]["qwen"])
-    names = load_demo(store)
-    ds = [store.resolve_dataset(n) for n in names]
+    ds = _demo_prefixes(store, tmp_path)
     slow = {"concurrency": 1, "batch_traces": 1, "retries": 3, "backoff_s": 0.1, "timeout_s": 15}
 
     # two endpoints, one dies: its requests go to the other and the job finishes
