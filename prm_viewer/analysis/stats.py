@@ -26,6 +26,12 @@ def _clean(x: float) -> float | None:
 _CHUNK = 20_000_000
 """Largest index matrix drawn at once when resampling item by item (memory bound)."""
 _MAX_CATEGORIES = 4096
+_POISSON_MIN = 20_000
+"""From this many items with continuous values on, the Poisson bootstrap: each item weighs an
+independent Poisson(1) count in each resample (the multinomial's large-n limit; Hanley and
+MacGibbon 2006, Chamandy et al. 2012). It reads the values in order instead of gathering n random
+rows per resample: measured 7.1x faster at 100,000 items and 2.8x at 1,000,000, with the same
+spread of the resampled means (`bench/bench_bootstrap.py`, BENCHMARKS.md "Scale")."""
 
 
 def _resampled_means(values: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -34,6 +40,7 @@ def _resampled_means(values: np.ndarray, n_resamples: int, rng: np.random.Genera
     When the rows take few distinct values (0/1 accuracies, per-problem rates over a few samples)
     drawing how many times each distinct row is picked -- a multinomial -- gives exactly the same
     distribution as drawing items, in O(resamples x distinct) instead of O(resamples x items).
+    Many continuous rows (:data:`_POISSON_MIN` or more) are resampled by Poisson(1) weights.
     """
     n = values.shape[0]
     uniq, counts = np.unique(values, axis=0, return_counts=True)
@@ -42,6 +49,11 @@ def _resampled_means(values: np.ndarray, n_resamples: int, rng: np.random.Genera
         return picks @ uniq / n
     out = np.empty((n_resamples, values.shape[1]))
     step = max(1, _CHUNK // n)
+    if n >= _POISSON_MIN:  # many continuous items: weights read in order, no random gathers
+        for lo in range(0, n_resamples, step):
+            w = rng.poisson(1.0, size=(min(step, n_resamples - lo), n)).astype(np.float64)
+            out[lo:lo + w.shape[0]] = (w @ values) / w.sum(axis=1, keepdims=True)
+        return out
     for lo in range(0, n_resamples, step):  # a few chunks, each fully vectorised
         idx = rng.integers(0, n, size=(min(step, n_resamples - lo), n))
         out[lo:lo + idx.shape[0]] = values[idx].mean(axis=1)
