@@ -253,7 +253,7 @@ def browser_bench(db: Path, did: str, repeat: int = 3, n_traces: int = 100_000) 
                         if name in ("explorer", "trace"):
                             drawn = int(page.evaluate("window.__plotlyDraws || 0"))
                             rerun = "explorer_refilter" if name == "explorer" else "trace_next"
-                            runs[rerun].append(_refilter(page, descending=r % 2 == 0) if name == "explorer"
+                            runs[rerun].append(_refilter(page) if name == "explorer"
                                                else _next(page, did, ordinal + 1))
                             count_draws(rerun, drawn)
                 for name, values in runs.items():
@@ -294,9 +294,12 @@ def _load_when_up(page: Any, url: str) -> None:
             time.sleep(0.5)
 
 
-def _refilter(page: Any, descending: bool) -> float:
+def _refilter(page: Any) -> float:
     """A widget change without a reload: the Explorer's Descending toggle (a new sort of the
-    whole filter, a new page of rows, a new heatmap), to a settled page."""
+    whole filter, a new page of rows, a new heatmap), to a settled page. The toggle flips from
+    whatever the loaded page shows (the URL, not the round, decides its state)."""
+    descending = not page.evaluate("() => document.querySelector('[data-testid=stMain]').innerText"
+                                   ".includes('(descending)')")
     t = time.monotonic()
     page.get_by_text("Descending", exact=True).click()
     page.wait_for_function(f"() => document.querySelector('[data-testid=stMain]').innerText"
