@@ -44,7 +44,7 @@ if total == 0:
     st.warning("Nothing to export: no trace matches the filter.")
     st.stop()
 
-preview = export.export_frame(store, datasets, per=per, filters=extra, limit=20)
+preview = cached(export.export_frame, store, datasets, per=per, filters=extra, limit=20)  # reruns reuse it
 st.markdown("**Preview** (first 20 rows)")
 st.dataframe(preview, hide_index=True)
 if any(options["datasets"].set_index("dataset_id").loc[list(flt.datasets) or options["datasets"]["dataset_id"], "synthetic"]):

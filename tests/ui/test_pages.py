@@ -166,3 +166,29 @@ def test_register_a_checkpoint_with_a_chosen_precision(empty_db: Path, tmp_path:
     assert len(rows) == 1 and rows[0][0] == "qwen-prm"
     opts = json.loads(rows[0][1]) if isinstance(rows[0][1], str) else rows[0][1]
     assert (opts["device"], opts["dtype"]) == ("cpu", "bfloat16")
+
+
+def test_export_preview_is_read_once_per_data_version(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The preview reads every step score of the selection; a rerun (a widget change elsewhere on
+    # the page) must reuse it until the store is written, like every other cached read.
+    from prm_viewer import export
+
+    monkeypatch.setenv("PRM_VIEWER_DB", str(demo_db))
+    calls: list[int] = []
+    real = export.export_frame
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    counted.__module__, counted.__qualname__ = real.__module__, real.__qualname__  # cached() looks it up by name
+    monkeypatch.setattr(export, "export_frame", counted)
+    import streamlit as st
+
+    st.cache_data.clear()  # the smoke tests above ran this page on the same store
+    at = _run("export")
+    n = len(calls)
+    assert n >= 1
+    at.run()
+    assert not at.exception
+    assert len(calls) == n
