@@ -1,7 +1,7 @@
 """Benchmark: the bootstrap of means over many continuous items (Compare's headline CIs).
 
-Baseline: resampling item by item (random gathers of n rows per resample, the path below
-``_POISSON_MIN`` items); measured: ``stats._resampled_means`` (Poisson(1) weights from
+Baseline: ``stats._gathered_means``, resampling item by item (random gathers of n rows per
+resample, the path below ``_POISSON_MIN`` items); measured: ``stats._resampled_means`` (Poisson(1) weights from
 ``_POISSON_MIN`` items on), same process, same values, interleaved.
 
     python bench/bench_bootstrap.py [--resamples 200] [--sizes 100000,1000000]
@@ -19,17 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from prm_viewer.analysis.stats import _CHUNK, _resampled_means  # noqa: E402
-
-
-def gathered(values: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
-    n = values.shape[0]
-    out = np.empty((n_resamples, values.shape[1]))
-    step = max(1, _CHUNK // n)
-    for lo in range(0, n_resamples, step):
-        idx = rng.integers(0, n, size=(min(step, n_resamples - lo), n))
-        out[lo:lo + idx.shape[0]] = values[idx].mean(axis=1)
-    return out
+from prm_viewer.analysis.stats import _gathered_means, _resampled_means  # noqa: E402
 
 
 def main() -> None:
@@ -42,7 +32,7 @@ def main() -> None:
     for n in (int(x) for x in args.sizes.split(",")):
         values = np.random.default_rng(1).random((n, 2))  # continuous: never the category path
         t0 = time.perf_counter()
-        base = gathered(values, args.resamples, np.random.default_rng(0))
+        base = _gathered_means(values, args.resamples, np.random.default_rng(0))
         t1 = time.perf_counter()
         mine = _resampled_means(values, args.resamples, np.random.default_rng(0))
         t2 = time.perf_counter()
