@@ -35,7 +35,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("upload_dir", "", "Folder where uploads are streamed to disk; empty = an 'uploads' folder beside the store."),
     Setting("upload_limit_mb", 1024, "Largest file the upload widget accepts, in MB (also set in .streamlit/config.toml)."),
     Setting("threshold", 0.5, "Default step-score threshold: a step scoring below it is a predicted error."),
-    Setting("demo_on_empty", True, "Load the synthetic demo when the app starts on an empty store."),
+    Setting("demo_on_empty", True, "Load the demo (the experiment's results, else the synthetic demo) when the app starts on an empty store."),
     Setting("batch_tokens", 0, "Token budget of one scoring batch (transformers backend); 0 = auto (4096 on CPU, 16384 on GPU)."),
     Setting("page_size", 200, "Rows per page in the Explorer table and heatmap."),
     Setting("max_workers", 1, "Scoring worker processes the app runs at once."),

@@ -248,9 +248,33 @@ def test_cli_demo_and_import_into_empty_store(tmp_path: Path, capsys: pytest.Cap
     assert main(["--db", db, "import", str(TEST_DATA / "processbench" / "valid.jsonl")]) == 0
     with Store(db) as s:
         assert list(queries.datasets(s)["name"]) == ["valid"]  # a CLI import does not add the demo
-    assert main(["--db", db, "demo"]) == 0
+    assert main(["--db", db, "demo", "--synthetic"]) == 0
     assert "synthetic-demo-with-process-reward" in capsys.readouterr().out
-    assert main(["--db", db, "demo"]) == 0
-    assert "already loaded" in capsys.readouterr().out
+    assert main(["--db", db, "demo", "--synthetic"]) == 0
+    assert "the synthetic demo: already loaded" in capsys.readouterr().out
     with Store(db) as s:
         assert len(queries.datasets(s)) == 3
+
+
+def test_cli_demo_loads_what_the_app_opens_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``demo`` without ``--synthetic`` is the CLI twin of the app's first start: the experiment's
+    real results when ``data/experiment`` holds them, else the synthetic demo."""
+    import json
+
+    from prm_viewer.experiment import DEFAULT_OUT, has_results
+
+    db = str(tmp_path / "exp.duckdb")
+    assert main(["--db", db, "demo"]) == 0
+    out = capsys.readouterr().out
+    with Store(db) as s:
+        names = sorted(queries.datasets(s)["name"])
+    if has_results():
+        expected = sorted(d["name"] for d in json.loads((DEFAULT_OUT / "datasets.json").read_text(encoding="utf-8")))
+        assert names == expected
+        assert out.startswith("loaded the with-vs-without experiment's results")
+    else:
+        assert "synthetic-demo-with-process-reward" in names
+    # a folder without a finished run falls back to the synthetic demo
+    db2 = str(tmp_path / "syn.duckdb")
+    assert main(["--db", db2, "demo", "--experiment", str(tmp_path / "nothing")]) == 0
+    assert "loaded the synthetic demo" in capsys.readouterr().out

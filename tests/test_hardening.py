@@ -344,7 +344,7 @@ def test_item7_cli_score_says_so(tmp_path: Path) -> None:
         return subprocess.run([sys.executable, "-m", "prm_viewer", "--db", db, *args], cwd=ROOT, capture_output=True,
                               text=True, env={**os.environ, "PRM_VIEWER_JOBS_DIR": str(tmp_path / "jobs")})
 
-    assert cli("demo").returncode == 0
+    assert cli("demo", "--synthetic").returncode == 0
     ds = "synthetic-demo-with-process-reward"
     assert cli("score", "--dataset", ds, "--recipe", "verifier", "--name", "exact").returncode == 0
     out = cli("score", "--dataset", ds, "--recipe", "verifier", "--name", "other", "--batch-tokens", "1234")

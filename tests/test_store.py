@@ -339,3 +339,51 @@ def test_one_trace_header(store: Store) -> None:
     with pytest.raises(NotFound, match="no trace"):
         queries.trace_header(store, "nope-0")
     assert not hasattr(queries, "analysis_trace_header")  # one header function, not two
+
+
+def _scored(store: Store) -> set[tuple[str, str, str]]:
+    return set(store.cursor().execute("SELECT scorer_id, dataset_id, kind FROM scored_datasets").fetchall())
+
+
+def test_scored_datasets_follow_every_score_write_and_delete(store: Store) -> None:
+    a = import_file(store, PB)
+    b = import_file(store, PB, options={"split": "custom"})
+    for sid in ("prm", "critic"):
+        store.upsert_scorer({"scorer_id": sid, "name": sid, "recipe": "test"})
+    store.insert_step_scores(pa.table({
+        "scorer_id": ["prm"] * 3, "trace_id": [f"{a.dataset_id}-0", f"{a.dataset_id}-0", f"{b.dataset_id}-1"],
+        "step_idx": [0, 1, 0], "score": [0.9, 0.2, 0.5], "raw": [None] * 3, "note": [None] * 3}))
+    store.insert_trace_scores(pa.table({
+        "scorer_id": ["critic"], "trace_id": [f"{b.dataset_id}-0"], "predicted_first_error": [1],
+        "verdict": ["INCORRECT"], "raw_output": ["..."]}))
+    assert _scored(store) == {("prm", a.dataset_id, "step"), ("prm", b.dataset_id, "step"),
+                              ("critic", b.dataset_id, "trace")}
+    # what every page lists: the step scorers per dataset, now read from the summary
+    from prm_viewer import queries
+
+    listed = queries.datasets(store).set_index("dataset_id")["scorers"].to_dict()
+    assert listed == {a.dataset_id: "prm", b.dataset_id: "prm"}
+    per = queries.explorer_options(store)["scorers"].set_index("scorer_id")["dataset_ids"].map(list).to_dict()
+    assert per == {"prm": sorted([a.dataset_id, b.dataset_id]), "critic": [b.dataset_id]}
+    store.delete_dataset(b.name)
+    assert _scored(store) == {("prm", a.dataset_id, "step")}
+    store.delete_scorer("prm")
+    assert _scored(store) == set()
+
+
+def test_scored_datasets_backfilled_by_the_migration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "v5.duckdb"
+    with monkeypatch.context() as m:  # a store written by the code before the summary existed
+        m.setattr(store_mod, "MIGRATIONS", {v: s for v, s in store_mod.MIGRATIONS.items() if v <= 5})
+        m.setattr(store_mod, "SCHEMA_VERSION", 5)
+        old = Store(path)
+        rep = import_file(old, PB)
+        old.upsert_scorer({"scorer_id": "prm", "name": "prm", "recipe": "test"})
+        with old.transaction() as cur:
+            cur.execute("INSERT INTO step_scores VALUES ('prm', ?, 0, 0.5, NULL, NULL)", [f"{rep.dataset_id}-1"])
+        assert old.schema_version() == 5
+        old.close()
+    s = Store(path)
+    assert s.schema_version() == SCHEMA_VERSION
+    assert _scored(s) == {("prm", rep.dataset_id, "step")}
+    s.close()

@@ -93,11 +93,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """What the app opens an empty store on: the experiment's real results (``data/experiment``)
+    when they are there, else (or with ``--synthetic``) the synthetic demo."""
     from prm_viewer.demo import load_demo
+    from prm_viewer.experiment import has_results, load_experiment
 
+    synthetic = args.synthetic or not has_results(args.experiment)
     with open_cli_store(args) as store:
-        names = load_demo(store)
-    print("loaded the synthetic demo: " + ", ".join(names) if names else "the synthetic demo is already loaded")
+        names = load_demo(store) if synthetic else load_experiment(store, args.experiment)
+    what = "the synthetic demo" if synthetic else "the with-vs-without experiment's results"
+    print(f"loaded {what}: " + ", ".join(names) if names else f"{what}: already loaded, nothing added")
     return 0
 
 
@@ -148,7 +153,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("-o", "--output", required=True)
     sp.set_defaults(func=cmd_export)
 
-    sp = sub.add_parser("demo", help="load the synthetic demo data")
+    sp = sub.add_parser("demo", help="load the demo: the with-vs-without experiment's results (as the app does)")
+    sp.add_argument("--synthetic", action="store_true", help="load the synthetic demo (generated records) instead")
+    sp.add_argument("--experiment", metavar="FOLDER", help="the experiment's artefacts (default: data/experiment)")
     sp.set_defaults(func=cmd_demo)
 
     sp = sub.add_parser("formats", help="list the import formats")

@@ -262,9 +262,8 @@ def analysis_scorers_for(store: Store, dataset_ids: Sequence[str]) -> pd.DataFra
     """Scorers with step scores or trace predictions on any of the datasets: scorer_id, name,
     recipe, threshold, kind ('step' or 'trace')."""
     return store.cursor().execute(
-        """WITH t AS (SELECT trace_id FROM traces WHERE dataset_id IN (SELECT unnest(?::VARCHAR[]))),
-           k AS (SELECT DISTINCT scorer_id, 'step' AS kind FROM step_scores SEMI JOIN t USING (trace_id)
-                 UNION SELECT DISTINCT scorer_id, 'trace' AS kind FROM trace_scores SEMI JOIN t USING (trace_id))
+        """WITH k AS (SELECT DISTINCT scorer_id, kind FROM scored_datasets
+                 WHERE dataset_id IN (SELECT unnest(?::VARCHAR[])))
            SELECT sc.scorer_id, sc.name, sc.recipe, sc.threshold, k.kind
            FROM k JOIN scorers sc USING (scorer_id) ORDER BY sc.name, k.kind""",
         [[str(d) for d in dataset_ids]],

@@ -214,10 +214,8 @@ def explorer_options(store: Store) -> dict[str, Any]:
     out: dict[str, Any] = {
         "datasets": cur.execute("SELECT dataset_id, name, synthetic, n_traces FROM datasets ORDER BY created_at, name").df(),
         "scorers": cur.execute(
-            """WITH scored AS (SELECT DISTINCT scorer_id, trace_id FROM trace_scores
-                              UNION SELECT DISTINCT scorer_id, trace_id FROM step_scores),
-                    per AS (SELECT s.scorer_id, list(DISTINCT t.dataset_id ORDER BY t.dataset_id) AS dataset_ids
-                            FROM scored s JOIN traces t ON t.trace_id = s.trace_id GROUP BY s.scorer_id)
+            """WITH per AS (SELECT scorer_id, list(DISTINCT dataset_id ORDER BY dataset_id) AS dataset_ids
+                            FROM scored_datasets GROUP BY scorer_id)
                SELECT sc.scorer_id, sc.name, sc.recipe, sc.threshold, sc.synthetic, per.dataset_ids
                FROM scorers sc JOIN per ON per.scorer_id = sc.scorer_id
                ORDER BY sc.created_at, sc.name""").df(),

@@ -16,9 +16,8 @@ def datasets(store: Store) -> pd.DataFrame:
         """SELECT d.dataset_id, d.name, d.format, d.source_path, d.n_traces, d.n_steps, d.n_labelled,
                   d.tags, d.synthetic, d.created_at,
                   coalesce((SELECT string_agg(DISTINCT sc.name, ', ' ORDER BY sc.name)
-                            FROM step_scores ss JOIN scorers sc USING (scorer_id)
-                            JOIN traces t USING (trace_id)
-                            WHERE t.dataset_id = d.dataset_id), '') AS scorers
+                            FROM scored_datasets sd JOIN scorers sc USING (scorer_id)
+                            WHERE sd.dataset_id = d.dataset_id AND sd.kind = 'step'), '') AS scorers
            FROM datasets d ORDER BY d.created_at, d.name"""
     ).df()
     df["tags"] = df["tags"].map(lambda s: json.loads(s) if s else {})

@@ -176,6 +176,7 @@ class Store(LabelsMixin, StoreBase):
                 "SELECT job_dir FROM jobs WHERE dataset_id = ? AND job_dir IS NOT NULL", [did]).fetchall()]
             cur.execute("DELETE FROM step_scores WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
             cur.execute("DELETE FROM trace_scores WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
+            cur.execute("DELETE FROM scored_datasets WHERE dataset_id = ?", [did])
             cur.execute("DELETE FROM steps WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
             for table in ("step_labels", "label_queue_items", "label_queue_done"):  # annotations of its traces
                 cur.execute(f"DELETE FROM {table} WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
@@ -256,7 +257,11 @@ class Store(LabelsMixin, StoreBase):
             "step_scores", table,
             """SELECT DISTINCT ON (scorer_id, trace_id, step_idx)
                       scorer_id, trace_id, CAST(step_idx AS INTEGER), CAST(score AS DOUBLE),
-                      CAST(raw AS DOUBLE), CAST(note AS VARCHAR)""")
+                      CAST(raw AS DOUBLE), CAST(note AS VARCHAR)""",
+            # Written in key order: DISTINCT ON alone leaves hash order, which scatters each trace's
+            # rows over the table and stores trace_id as FSST instead of a dictionary (one trace's
+            # scores: a scan several times slower; BENCHMARKS.md, "Scale (10x)").
+            order="scorer_id, trace_id, step_idx", kind="step")
 
     def insert_trace_scores(self, table: Any) -> int:
         """Idempotently add trace-level predictions (critics): columns ``scorer_id, trace_id,
@@ -265,17 +270,24 @@ class Store(LabelsMixin, StoreBase):
             "trace_scores", table,
             """SELECT DISTINCT ON (scorer_id, trace_id) scorer_id, trace_id,
                       CAST(predicted_first_error AS INTEGER), CAST(verdict AS VARCHAR),
-                      CAST(raw_output AS VARCHAR)""")
+                      CAST(raw_output AS VARCHAR)""",
+            order="scorer_id, trace_id", kind="trace")
 
-    def _insert_new(self, target: str, table: Any, select: str) -> int:
-        """``INSERT INTO target <select> FROM table ON CONFLICT DO NOTHING``; the number of new rows."""
+    def _insert_new(self, target: str, table: Any, select: str, order: str, kind: str) -> int:
+        """``INSERT INTO target <select> FROM table ORDER BY order ON CONFLICT DO NOTHING`` and the
+        (scorer, dataset, kind) pairs it touched into ``scored_datasets``; the number of new rows."""
         with self.transaction() as c:
             name = f"_new_{target}"
             c.register(name, table)
             try:
                 before = c.execute(f"SELECT count(*) FROM {target}").fetchone()
-                c.execute(f"INSERT INTO {target} {select} FROM {name} ON CONFLICT DO NOTHING")
+                c.execute(f"INSERT INTO {target} {select} FROM {name} ORDER BY {order} ON CONFLICT DO NOTHING")
                 after = c.execute(f"SELECT count(*) FROM {target}").fetchone()
+                c.execute(
+                    f"""INSERT INTO scored_datasets
+                        SELECT DISTINCT n.scorer_id, t.dataset_id, '{kind}'
+                        FROM (SELECT DISTINCT scorer_id, trace_id FROM {name}) n JOIN traces t USING (trace_id)
+                        ON CONFLICT DO NOTHING""")
             finally:
                 c.unregister(name)
         assert before is not None and after is not None
@@ -284,7 +296,7 @@ class Store(LabelsMixin, StoreBase):
     def delete_scorer(self, ref: str) -> None:
         sc = self.resolve_scorer(ref)
         with self.transaction() as cur:
-            for table in ("step_scores", "trace_scores", "jobs"):
+            for table in ("step_scores", "trace_scores", "scored_datasets", "jobs"):
                 cur.execute(f"DELETE FROM {table} WHERE scorer_id = ?", [sc["scorer_id"]])
             cur.execute("DELETE FROM scorers WHERE scorer_id = ?", [sc["scorer_id"]])
 

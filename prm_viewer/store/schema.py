@@ -172,6 +172,24 @@ MIGRATIONS: dict[int, Sequence[str]] = {
             PRIMARY KEY (queue_id, trace_id, annotator)
         )""",
     ),
+    6: (
+        # Which scorer scored which dataset (step scores and critics' trace predictions), kept by
+        # the store with every score insert and delete. Every page's dataset list and the scorer
+        # menus read it instead of a DISTINCT over all step scores joined to the traces on the
+        # string trace id (5-6 s at 10M step scores: BENCHMARKS.md, "Scale (10x)").
+        """CREATE TABLE scored_datasets (
+            scorer_id   VARCHAR NOT NULL,
+            dataset_id  VARCHAR NOT NULL,
+            kind        VARCHAR NOT NULL,   -- 'step' (step_scores) or 'trace' (trace_scores)
+            PRIMARY KEY (scorer_id, dataset_id, kind)
+        )""",
+        """INSERT INTO scored_datasets
+           SELECT DISTINCT s.scorer_id, t.dataset_id, 'step'
+           FROM (SELECT DISTINCT scorer_id, trace_id FROM step_scores) s JOIN traces t USING (trace_id)
+           UNION
+           SELECT DISTINCT s.scorer_id, t.dataset_id, 'trace'
+           FROM (SELECT DISTINCT scorer_id, trace_id FROM trace_scores) s JOIN traces t USING (trace_id)""",
+    ),
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

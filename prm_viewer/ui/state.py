@@ -4,7 +4,7 @@ Every page (including the analysis pages) uses these:
 
 - :func:`get_store` -- the ONE :class:`~prm_viewer.store.Store` of this process
   (``st.cache_resource`` keyed on the configured path). On first open of an empty store it
-  loads the synthetic demo when the ``demo_on_empty`` setting is true.
+  loads the demo (the experiment's results, else the synthetic demo) when the ``demo_on_empty`` setting is true.
 - :func:`get_runner` -- the job runner owned by the app process (scoring runs in worker
   processes, never in the script run).
 - :func:`cached` -- call a read function ``fn(store, *args)`` through ``st.cache_data`` keyed on

@@ -68,6 +68,8 @@ def launch_browser(playwright):  # type: ignore[no-untyped-def]
 
 
 _SETTLED_JS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (app && app.getAttribute('data-test-script-state') === 'running') return -1;
     if (document.querySelector('[data-testid="stSkeleton"]')) return -1;
     if (document.querySelector('[data-stale="true"]')) return -1;
     for (const c of document.querySelectorAll('[data-testid="stPlotlyChart"]')) {
@@ -81,8 +83,10 @@ _SETTLED_JS = """() => {
 
 def wait_idle(page, timeout: float = 30.0, quiet: float = 1.0) -> float:  # type: ignore[no-untyped-def]
     """Wait until the page has settled: no skeleton or stale element, every Plotly chart drawn,
-    and the main area unchanged for ``quiet`` seconds (Streamlit streams elements as the script
-    runs, so an unchanged DOM is the observable sign that the run is over). Returns the
+    the script run over (``stApp``'s ``data-test-script-state`` is not ``running``: a slow query
+    can leave the DOM unchanged for longer than ``quiet`` while the script still runs), and the
+    main area unchanged for ``quiet`` seconds (Streamlit streams elements as the script runs,
+    so an unchanged DOM is the sign that the browser has drawn them all). Returns the
     ``time.monotonic()`` of the last change, i.e. when the page was complete."""
     deadline = time.monotonic() + timeout
     last, since = None, time.monotonic()
