@@ -387,3 +387,4 @@ def test_scored_datasets_backfilled_by_the_migration(tmp_path: Path, monkeypatch
     assert s.schema_version() == SCHEMA_VERSION
     assert _scored(s) == {("prm", rep.dataset_id, "step")}
     s.close()
+

@@ -258,10 +258,7 @@ class Store(LabelsMixin, StoreBase):
             """SELECT DISTINCT ON (scorer_id, trace_id, step_idx)
                       scorer_id, trace_id, CAST(step_idx AS INTEGER), CAST(score AS DOUBLE),
                       CAST(raw AS DOUBLE), CAST(note AS VARCHAR)""",
-            # Written in key order: DISTINCT ON alone leaves hash order, which scatters each trace's
-            # rows over the table and stores trace_id as FSST instead of a dictionary (one trace's
-            # scores: a scan several times slower; BENCHMARKS.md, "Scale (10x)").
-            order="scorer_id, trace_id, step_idx", kind="step")
+            kind="step")
 
     def insert_trace_scores(self, table: Any) -> int:
         """Idempotently add trace-level predictions (critics): columns ``scorer_id, trace_id,
@@ -271,17 +268,17 @@ class Store(LabelsMixin, StoreBase):
             """SELECT DISTINCT ON (scorer_id, trace_id) scorer_id, trace_id,
                       CAST(predicted_first_error AS INTEGER), CAST(verdict AS VARCHAR),
                       CAST(raw_output AS VARCHAR)""",
-            order="scorer_id, trace_id", kind="trace")
+            kind="trace")
 
-    def _insert_new(self, target: str, table: Any, select: str, order: str, kind: str) -> int:
-        """``INSERT INTO target <select> FROM table ORDER BY order ON CONFLICT DO NOTHING`` and the
+    def _insert_new(self, target: str, table: Any, select: str, kind: str) -> int:
+        """``INSERT INTO target <select> FROM table ON CONFLICT DO NOTHING`` and the
         (scorer, dataset, kind) pairs it touched into ``scored_datasets``; the number of new rows."""
         with self.transaction() as c:
             name = f"_new_{target}"
             c.register(name, table)
             try:
                 before = c.execute(f"SELECT count(*) FROM {target}").fetchone()
-                c.execute(f"INSERT INTO {target} {select} FROM {name} ORDER BY {order} ON CONFLICT DO NOTHING")
+                c.execute(f"INSERT INTO {target} {select} FROM {name} ON CONFLICT DO NOTHING")
                 after = c.execute(f"SELECT count(*) FROM {target}").fetchone()
                 c.execute(
                     f"""INSERT INTO scored_datasets
