@@ -1,8 +1,9 @@
 """Benchmark: the bootstrap of means over many continuous items (Compare's headline CIs).
 
 Baseline: ``stats._gathered_means``, resampling item by item (random gathers of n rows per
-resample, the path below ``_POISSON_MIN`` items); measured: ``stats._resampled_means`` (Poisson(1) weights from
-``_POISSON_MIN`` items on), same process, same values, interleaved.
+resample, the path below ``_NORMAL_MIN`` items); measured: ``stats._resampled_means`` (from
+``_NORMAL_MIN`` items on: draws from the bootstrap distribution's normal limit), same process,
+same values, interleaved.
 
     python bench/bench_bootstrap.py [--resamples 200] [--sizes 100000,1000000]
 """
