@@ -45,16 +45,31 @@ def _resampled_means(values: np.ndarray, n_resamples: int, rng: np.random.Genera
     Many continuous rows (:data:`_NORMAL_MIN` or more) draw from the distribution's normal limit.
     """
     n = values.shape[0]
-    # Distinct rows are at least as many as one column's distinct values: that 1-D count is cheap,
-    # the row-wise unique (a sort of structured rows) is not (0.5 s at 300,000 x 2).
-    if np.unique(values[:, 0]).size <= _MAX_CATEGORIES:
-        uniq, counts = np.unique(values, axis=0, return_counts=True)
-        if uniq.shape[0] <= _MAX_CATEGORIES:
-            picks = rng.multinomial(n, counts / n, size=n_resamples)
-            return picks @ uniq / n
+    rows = _distinct_rows(values)
+    if rows is not None:
+        uniq, counts = rows
+        picks = rng.multinomial(n, counts / n, size=n_resamples)
+        return picks @ uniq / n
     if n >= _NORMAL_MIN:
         return _normal_means(values, n_resamples, rng)
     return _gathered_means(values, n_resamples, rng)
+
+
+def _distinct_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(distinct rows, their counts)`` when there are at most :data:`_MAX_CATEGORIES`, else None.
+    Each column is coded by a 1-D unique and the rows by one integer code (``np.unique(axis=0)``
+    sorts structured rows instead: 13 s of Compare's 130 at 1,000,000 problems)."""
+    code = np.zeros(values.shape[0], dtype=np.int64)
+    for j in range(values.shape[1]):
+        col, inverse = np.unique(values[:, j], return_inverse=True)
+        if col.size > _MAX_CATEGORIES:
+            return None
+        code = code * col.size + inverse.reshape(-1)
+        if col.size and code.max() > 2 ** 40:  # too many combinations to code: fall back to the row sort
+            uniq, counts = np.unique(values, axis=0, return_counts=True)
+            return (uniq, counts) if uniq.shape[0] <= _MAX_CATEGORIES else None
+    codes, first, counts = np.unique(code, return_index=True, return_counts=True)
+    return (values[first], counts) if codes.size <= _MAX_CATEGORIES else None
 
 
 def _gathered_means(values: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:

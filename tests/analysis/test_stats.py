@@ -85,3 +85,15 @@ def test_normal_limit_for_many_continuous_items():
     e_lo, e_hi = np.quantile(exact[:, 1] - exact[:, 0], [0.025, 0.975])
     assert (cd.low, cd.high) == pytest.approx((e_lo, e_hi), abs=0.3 * se_d)
     assert (ca.high - ca.low) > 5 * (cd.high - cd.low)
+
+
+def test_distinct_rows_by_integer_codes_equal_numpys_row_unique():
+    from prm_viewer.analysis import stats
+
+    rng = np.random.default_rng(3)
+    for values in (rng.integers(0, 3, (2000, 2)) / 2, rng.integers(0, 5, (300, 1)).astype(float),
+                   np.column_stack([rng.integers(0, 4, 500) / 4, rng.random(500) < 0.5]).astype(float)):
+        uniq, counts = np.unique(values, axis=0, return_counts=True)
+        mine = stats._distinct_rows(values)
+        assert mine is not None and np.array_equal(mine[0], uniq) and np.array_equal(mine[1], counts)
+    assert stats._distinct_rows(rng.random((stats._MAX_CATEGORIES + 1, 2))) is None  # continuous
