@@ -241,7 +241,7 @@ def _fast_stage(store: Store, format_: Format, path: Path, options: dict[str, An
             pending = pool.submit(fast_json.scan, path, kind)
             with FastImport(store, path, kind, None) as fast:
                 scan = pending.result()
-                ok = scan is not None and fast.check(scan.key_tokens, scan.n_lines)
+                ok = scan is not None and fast.check(scan.key_tokens, scan.n_lines, scan.quotes)
                 yield fast if ok else None
         return
     scan = fast_json.scan(path, kind)
@@ -249,7 +249,7 @@ def _fast_stage(store: Store, format_: Format, path: Path, options: dict[str, An
         yield None
         return
     with FastImport(store, path, scan.kind, scan.record_lines) as fast:
-        yield fast if fast.check(scan.key_tokens, None) else None
+        yield fast if fast.check(scan.key_tokens, None, scan.quotes) else None
 
 
 def fast_path_applies(store: Store, path: str | Path, fmt: str = "processbench",

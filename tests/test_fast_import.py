@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from prm_viewer.errors import ImportFailed
+from prm_viewer.formats.fast_json import scan
 from prm_viewer.ingest import fast_path_applies, import_file
 from prm_viewer.store import Store
 
@@ -106,11 +107,32 @@ def test_pretty_array_lines_integer_ids_and_odd_whitespace(tmp_path: Path) -> No
     assert fast["traces"][0][4] == _key("x y")
 
 
-def test_escaped_step_texts_decode_as_json_does(tmp_path: Path) -> None:
-    """Steps are decoded by DuckDB (one wildcard extraction per trace): every JSON escape, raw
-    non-ASCII and texts that look like JSON give the texts ``json.loads`` gives."""
-    steps = ['say \\"hi\\"', "a\\b\\\\c", "caf\u00e9 \U0001F600", "tab\there\nnext", '["not", "a list"]',
-             "{\"k\": 1}", "1", "null", " lead and trail ", "\u2028sep\u2029"]
+_ESCAPED = ['say \\"hi\\"', "a\\b\\\\c", "caf\u00e9 \U0001F600", "tab\there\nnext", " lead and trail ",
+            "\u2028sep\u2029", "ends in a backslash \\", "\\", '\\"', "[Math Problem]", "1. First", "nullish",
+            "$100{,}001$", "a, ]", "b, }"]  # what a trailing comma looks like, inside a text
+# Texts DuckDB could also have written for a non-string item (a number, a boolean, a list, {}), and
+# texts that only look like JSON: the fast path parses such a file again, exactly.
+_JSON_LOOKING = ['["not", "a list"]', '["y"]', "{\"k\": 1}", "{}", "1", "-2.5", "true", "null", '"quoted"']
+
+
+def _strings_and_keys(value: Any) -> tuple[int, int]:
+    """Independent count of the JSON strings (keys included) and of the keys in a parsed value."""
+    if isinstance(value, str):
+        return 1, 0
+    if isinstance(value, list):
+        pairs = [_strings_and_keys(v) for v in value]
+        return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+    if isinstance(value, dict):
+        pairs = [_strings_and_keys(v) for v in value.values()]
+        return len(value) + sum(p[0] for p in pairs), len(value) + sum(p[1] for p in pairs)
+    return 0, 0
+
+
+@pytest.mark.parametrize("steps", [_ESCAPED, _JSON_LOOKING], ids=["escaped", "json-looking"])
+def test_escaped_step_texts_decode_as_json_does(tmp_path: Path, steps: list[str]) -> None:
+    """Steps are decoded by DuckDB: every JSON escape, raw non-ASCII, backslashes before quotes and
+    texts that look like JSON give the texts ``json.loads`` gives; the byte scan counts the
+    file's strings and keys as a JSON parse does."""
     recs = [{**_OK, "steps": steps, "label": -1}, {**_OK, "id": "b", "steps": ["x"], "label": 0}]
     lines = [json.dumps(recs[0]), json.dumps(recs[1], ensure_ascii=False).replace("x", "\\u0078")]
     p = _write(tmp_path, "esc.jsonl", lines)
@@ -118,6 +140,21 @@ def test_escaped_step_texts_decode_as_json_does(tmp_path: Path) -> None:
     assert fast == slow
     assert [s[2] for s in fast["steps"]] == steps + ["x"]
     assert [s[1] for s in fast["steps"]] == list(range(len(steps))) + [0]
+    found = scan(p, "jsonl")
+    assert found is not None
+    strings, keys = (sum(c) for c in zip(*(_strings_and_keys(r) for r in recs)))
+    assert (found.quotes, found.key_tokens, found.n_lines) == (2 * strings, keys, 2)
+
+
+def test_every_whitespace_character_keys_problems_as_python(tmp_path: Path) -> None:
+    """One record per character ``str.split()`` splits on, alone inside a problem text: each
+    problem key is the hash of the normalised text, as the Python reader computes it."""
+    ws = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    recs = [{**_OK, "id": f"w{i}", "problem": f"a{ch}b"} for i, ch in enumerate(ws)]
+    p = _write(tmp_path, "ws.jsonl", [json.dumps(r) for r in recs] + [json.dumps({**_OK, "id": "plain", "problem": "a b"})])
+    fast, slow = _both(tmp_path, p)
+    assert fast == slow
+    assert {t[4] for t in fast["traces"]} == {_key("a b")}
 
 
 @pytest.mark.parametrize("lines, field, message", [
@@ -134,7 +171,12 @@ def test_escaped_step_texts_decode_as_json_does(tmp_path: Path) -> None:
     ([_rec(), _rec(id="b", steps=["x", ["y"]])], "steps[1]", "expected a string, found a list"),
     ([_rec(), _rec(id="b", steps=["x", True])], "steps[1]", "expected a string, found true/false"),
     ([_rec(), _rec(id="b", steps=["x", 1.5])], "steps[1]", "expected a string, found a number"),
+    ([_rec(), _rec(id="b", steps=["x", {"k": "v"}])], "steps[1]", "expected a string, found an object"),
+    ([_rec(), _rec(id="b", steps=["x", {}])], "steps[1]", "expected a string, found an object"),
+    ([_rec(), _rec(id="b", steps=["x", 1, ["a", "b"]])], "steps[1]", "expected a string, found an integer"),
     ([_rec(), _rec()], "id", "duplicate id 'a' (first on line 1)"),
+    ([_rec(), _rec(id="b").replace('"s2"]', '"s2" , ]')], None, "malformed JSON"),  # DuckDB accepts it
+    ([_rec(), _rec(id="b").replace('"label": 1}', '"label": 1,}')], None, "malformed JSON"),
 ])
 def test_invalid_records_fall_back_to_the_python_message(tmp_path: Path, lines: list[str], field: str,
                                                          message: str) -> None:
