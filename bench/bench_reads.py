@@ -1,6 +1,7 @@
 """Benchmark: the store reads behind each page, in-process, on a ``bench_ui.py`` store.
 
-Each read runs once cold (fresh process, fresh store open) and then 3 times warm (median).
+Each read runs once (its first call in this process: the first read listed also pays the store's
+first open) and then 3 times warm (median).
 These are the reads whose result does not grow with the data (one page of rows, one trace, the
 list of datasets), so their time is how the store's layout scales.
 

@@ -383,8 +383,11 @@ def test_scored_datasets_backfilled_by_the_migration(tmp_path: Path, monkeypatch
             cur.execute("INSERT INTO step_scores VALUES ('prm', ?, 0, 0.5, NULL, NULL)", [f"{rep.dataset_id}-1"])
         assert old.schema_version() == 5
         old.close()
+    with pytest.raises(PrmViewerError, match="open it once read-write"):  # read-only: cannot migrate
+        Store(path, read_only=True)
     s = Store(path)
     assert s.schema_version() == SCHEMA_VERSION
     assert _scored(s) == {("prm", rep.dataset_id, "step")}
     s.close()
+    Store(path, read_only=True).close()  # up to date now
 

@@ -96,11 +96,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """What the app opens an empty store on: the experiment's real results (``data/experiment``)
     when they are there, else (or with ``--synthetic``) the synthetic demo."""
     from prm_viewer.demo import load_demo
-    from prm_viewer.experiment import has_results, load_experiment
+    from prm_viewer.experiment import has_results, load_default_demo
 
     synthetic = args.synthetic or not has_results(args.experiment)
     with open_cli_store(args) as store:
-        names = load_demo(store) if synthetic else load_experiment(store, args.experiment)
+        names = load_demo(store) if args.synthetic else load_default_demo(store, args.experiment)
     what = "the synthetic demo" if synthetic else "the with-vs-without experiment's results"
     print(f"loaded {what}: " + ", ".join(names) if names else f"{what}: already loaded, nothing added")
     return 0

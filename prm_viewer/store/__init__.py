@@ -20,7 +20,7 @@ import json
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 
@@ -270,9 +270,12 @@ class Store(LabelsMixin, StoreBase):
                       CAST(raw_output AS VARCHAR)""",
             kind="trace")
 
-    def _insert_new(self, target: str, table: Any, select: str, kind: str) -> int:
+    def _insert_new(self, target: str, table: Any, select: str, kind: Literal["step", "trace"]) -> int:
         """``INSERT INTO target <select> FROM table ON CONFLICT DO NOTHING`` and the
-        (scorer, dataset, kind) pairs it touched into ``scored_datasets``; the number of new rows."""
+        (scorer, dataset, kind) pairs it touched into ``scored_datasets``; the number of new rows.
+        Two open transactions that both add the same new pair would collide at COMMIT (DuckDB's
+        optimistic concurrency); score writes all go through the store's one writer, so they
+        do not overlap."""
         with self.transaction() as c:
             name = f"_new_{target}"
             c.register(name, table)
@@ -280,10 +283,14 @@ class Store(LabelsMixin, StoreBase):
                 before = c.execute(f"SELECT count(*) FROM {target}").fetchone()
                 c.execute(f"INSERT INTO {target} {select} FROM {name} ON CONFLICT DO NOTHING")
                 after = c.execute(f"SELECT count(*) FROM {target}").fetchone()
+                # A trace id is always ``dataset_id || '-' || ordinal`` (formed by the store), so the
+                # dataset comes from the id and the few datasets rows: joining the traces instead
+                # scans every trace id per shard (144 ms a 1,000-trace shard at 2M traces).
                 c.execute(
                     f"""INSERT INTO scored_datasets
-                        SELECT DISTINCT n.scorer_id, t.dataset_id, '{kind}'
-                        FROM (SELECT DISTINCT scorer_id, trace_id FROM {name}) n JOIN traces t USING (trace_id)
+                        SELECT DISTINCT n.scorer_id, d.dataset_id, '{kind}'
+                        FROM (SELECT DISTINCT scorer_id, trace_id FROM {name}) n
+                        JOIN datasets d ON starts_with(n.trace_id, d.dataset_id || '-')
                         ON CONFLICT DO NOTHING""")
             finally:
                 c.unregister(name)

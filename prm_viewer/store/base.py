@@ -259,10 +259,12 @@ class StoreBase:
     def _check_derived(self) -> None:
         """A read-only store cannot be brought up to date: say so rather than fail in a query."""
         try:
-            row = self.con.execute("SELECT value FROM meta WHERE key = 'derived_version'").fetchone()
+            meta = dict(self.con.execute(
+                "SELECT key, value FROM meta WHERE key IN ('derived_version', 'schema_version')").fetchall())
         except duckdb.CatalogException:
-            row = None  # not a prm_viewer store (yet)
-        if row is None or row[0] != schema.DERIVED_VERSION:
+            meta = {}  # not a prm_viewer store (yet)
+        # An older schema has matching macros and views but lacks tables this code reads.
+        if meta.get("derived_version") != schema.DERIVED_VERSION or meta.get("schema_version") != str(schema.SCHEMA_VERSION):
             self.con.close()
             raise PrmViewerError(
                 f"the store {self.path} was last opened by another prm_viewer version; open it once "

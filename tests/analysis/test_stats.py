@@ -60,10 +60,11 @@ def test_item_resampling_path_against_scipy():
 
 def test_normal_limit_for_many_continuous_items():
     # >= 20,000 continuous items: draws from the bootstrap's normal limit instead of resampling
-    # items. Checked against the exact bootstrap (random gathers, scipy's percentile bootstrap)
-    # and the normal interval, within the Monte-Carlo error of 2000 resamples (~0.06 standard
-    # errors at the 2.5% quantile); and paired: the interval of the difference of two strongly
-    # correlated runs is the width of the differences', far narrower than either run's own.
+    # items. Checked against the normal interval computed here (scipy's normal quantile), within
+    # the Monte-Carlo error of 2000 resamples (~0.06 standard errors at the 2.5% quantile), and
+    # against the item-by-item bootstrap (400 resamples: ~0.13 standard errors of its own); and
+    # paired: the interval of the difference of two strongly correlated runs is the width of the
+    # differences', far narrower than either run's own.
     from prm_viewer.analysis import stats
 
     rng = np.random.default_rng(6)
@@ -78,13 +79,30 @@ def test_normal_limit_for_many_continuous_items():
     d = (b - a).mean()
     assert cd.estimate == pytest.approx(d)
     assert (cd.low, cd.high) == pytest.approx((d - z * se_d, d + z * se_d), abs=0.2 * se_d)
-    # the exact bootstrap, item by item (1000 resamples: ~0.09 standard errors of its own noise)
-    exact = stats._gathered_means(np.column_stack([a, b]), 1000, np.random.default_rng(2))
+    exact = stats._gathered_means(np.column_stack([a, b]), 400, np.random.default_rng(2))
     e_lo, e_hi = np.quantile(exact[:, 0], [0.025, 0.975])
-    assert (ca.low, ca.high) == pytest.approx((e_lo, e_hi), abs=0.3 * se_a)
+    assert (ca.low, ca.high) == pytest.approx((e_lo, e_hi), abs=0.4 * se_a)
     e_lo, e_hi = np.quantile(exact[:, 1] - exact[:, 0], [0.025, 0.975])
-    assert (cd.low, cd.high) == pytest.approx((e_lo, e_hi), abs=0.3 * se_d)
+    assert (cd.low, cd.high) == pytest.approx((e_lo, e_hi), abs=0.4 * se_d)
     assert (ca.high - ca.low) > 5 * (cd.high - cd.low)
+
+
+def test_very_skewed_items_are_resampled_item_by_item():
+    # The normal limit only where the mean is close to normal: a column of rare large values
+    # (skewness ~40 at 20,000 items: 0.28 per sqrt(n)) gets the item-by-item bootstrap, a
+    # moderately skewed one (gamma(2): skewness 1.4) the normal limit; both exactly.
+    from prm_viewer.analysis import stats
+
+    rng = np.random.default_rng(7)
+    n = stats._NORMAL_MIN
+    rare = np.where(rng.random(n) < 0.001, rng.random(n) * 1000, rng.random(n))[:, None]
+    skew = ((rare - rare.mean()) ** 3).mean() / rare.var() ** 1.5
+    assert skew / np.sqrt(n) > stats._MAX_MEAN_SKEW
+    got = stats._resampled_means(rare, 50, np.random.default_rng(0))
+    assert np.array_equal(got, stats._gathered_means(rare, 50, np.random.default_rng(0)))
+    mild = rng.gamma(2.0, 1.0, (n, 1))
+    got = stats._resampled_means(mild, 50, np.random.default_rng(0))
+    assert np.array_equal(got, stats._normal_means(mild, 50, np.random.default_rng(0)))
 
 
 def test_distinct_rows_by_integer_codes_equal_numpys_row_unique():
