@@ -164,3 +164,22 @@ def test_a_kept_file_whose_content_does_not_match_is_replaced(tmp_path: Path) ->
     corrupt.write_bytes(b"half of another upload")
     kept = save_upload(io.BytesIO(data), "runs.jsonl", tmp_path)
     assert kept == corrupt and kept.read_bytes() == data
+
+
+@pytest.mark.parametrize("field, record", [
+    ("steps", {"id": "a", "generator": "g", "problem": "p", "steps": ["ok", "s\\ud800"], "final_answer_correct": True, "label": -1}),
+    ("problem", {"id": "a", "generator": "g", "problem": "p\\udc00", "steps": ["s"], "final_answer_correct": True, "label": -1}),
+])
+def test_lone_surrogate_escape_is_a_one_line_error(store: Store, tmp_path: Path, field: str, record: dict) -> None:
+    """JSON's "\\ud800" escape decodes to a lone surrogate, which has no UTF-8 form: it used to
+    crash the import in Arrow with a traceback; now it names the file, line and field."""
+    good = {"id": "b", "generator": "g", "problem": "q", "steps": ["x"], "final_answer_correct": True, "label": -1}
+    path = tmp_path / "sur.jsonl"
+    path.write_text(json.dumps(good) + "\n" + json.dumps(record).replace("\\\\u", "\\u") + "\n", encoding="utf-8")
+    assert "\\ud" in path.read_text(encoding="utf-8") or "\\udc" in path.read_text(encoding="utf-8")
+    before = snapshot(store)
+    with pytest.raises(PrmViewerError) as err:
+        import_file(store, path, "processbench")
+    assert str(err.value) == (f"{path}, line 2, field '{field}': text with an unpaired surrogate escape "
+                              "(\\ud800-\\udfff), which is not a character and cannot be stored")
+    assert snapshot(store) == before

@@ -118,6 +118,10 @@ def validate(path: Path, rec: TraceRecord, unit: str = "line", names: dict[str, 
         raise fail(p, rec.line, names.get("first_error", "first_error"), f"first-error index {g} is out of range for {n} steps (0-based)", unit)
     if rec.step_labels is not None and len(rec.step_labels) != n:
         raise fail(p, rec.line, names.get("step_labels", "step_labels"), f"{len(rec.step_labels)} labels for {n} steps", unit)
+    bad = _unstorable_text(rec)
+    if bad is not None:
+        raise fail(p, rec.line, names.get(bad, bad), "text with an unpaired surrogate escape (\\ud800-\\udfff), "
+                   "which is not a character and cannot be stored", unit)
     if rec.step_scores:
         for name, scores in rec.step_scores.items():
             if len(scores) != n:
@@ -125,6 +129,31 @@ def validate(path: Path, rec: TraceRecord, unit: str = "line", names: dict[str, 
             for s in scores:
                 if s is not None and not (0.0 <= s <= 1.0):
                     raise fail(p, rec.line, names.get(f"scores.{name}", f"scores.{name}"), f"score {s} is outside [0, 1]", unit)
+
+
+def _unstorable_text(rec: TraceRecord) -> str | None:
+    """The first text field holding a lone surrogate (JSON's ``"\\ud800"`` escape decodes to one;
+    it has no UTF-8 form, so Arrow and DuckDB refuse it), or None. One joined encode per record."""
+    fields = {"problem": rec.problem, "final_answer": rec.final_answer, "id": rec.source_id,
+              "reference_answer": rec.reference_answer, "generator": rec.generator, "problem_id": rec.problem_id,
+              "error_type": rec.error_type, "category": rec.category, "split": rec.split}
+    texts = [v for v in fields.values() if isinstance(v, str)] + [t for t in rec.steps if isinstance(t, str)]
+    try:
+        "".join(texts).encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        pass
+    if any(_has_surrogate(t) for t in rec.steps if isinstance(t, str)):
+        return "steps"
+    return next(k for k, v in fields.items() if isinstance(v, str) and _has_surrogate(v))
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
 
 
 def first_error_from_labels(labels: list[int | None]) -> int | None:
