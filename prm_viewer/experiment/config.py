@@ -53,10 +53,17 @@ class ExperimentConfig:
     prm_error_rate: float = 0.7
     """Share of injected-error traces among the PRM's constructed training traces."""
     prm_steps: int = 400
-    """Unchanged after issue 14's probes (EXPERIMENT.md, "Debugging" 6): dense step labels, 2 extra
-    layers on the SFT body (fresh, zero-initialised, frozen body), auxiliary targets from the SFT
-    policy's token probabilities, and a fresh 128-wide PRM all stayed at held-out AUC 0.53-0.57 in
-    <= 400 steps; none was worth its time."""
+    """Unchanged after issue 14's probes (EXPERIMENT.md, "Debugging" 6 and 8): 2 extra layers on the SFT
+    body (zero-initialised outputs, hand-set previous-token attention, a wider residual carrying the
+    token identity, frozen or not), auxiliary targets from the SFT policy, and a fresh 128-wide PRM
+    all stayed at held-out AUC 0.51-0.61 in 300-400 steps; none was worth its time."""
+    prm_dense_weight: float = 1.0
+    """Weight of the per-token targets (``prm.DENSE``: 1 while the step's text so far is a prefix
+    of the right step, 0 from its first wrong token). Probe on the same data and held-out set
+    (EXPERIMENT.md, "Debugging" 8): 0 -> held-out step AUC 0.519, ProcessBench F1 0.30; 1 -> AUC
+    0.596, F1 0.425, same model and steps; the full run: in-domain held-out AUC 0.54 -> 0.62.
+    Probes showed the per-token check is learnt (token-level AUC 0.86-0.91) but not carried to
+    the step's marker, which is what the recipe reads."""
     prm_lr: float = 2e-3
     prm_batch: int = 32
     rl_steps: int = 80

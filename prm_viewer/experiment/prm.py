@@ -1,7 +1,13 @@
 """The tiny PRM: training rows in exactly the ``qwen-prm`` recipe's input (the recipe's own
 ``build_inputs`` renders them), one label on each step's ``<extra_0>`` marker (1 = the exact
 verifier says the step is valid, 0 = invalid) and -100 elsewhere, trained with ``Trainer``;
-scored back through the real recipe (``scoring.engine.load_engine`` / ``score_traces``)."""
+scored back through the real recipe (``scoring.engine.load_engine`` / ``score_traces``).
+
+Optionally (``dense=True``) every answer token also gets a target, ``DENSE + v``: ``v = 1`` while
+the step's text so far is a prefix of the one right step (``a op b = c`` with ``a`` the previous
+stated result and ``op b`` the problem's operation), ``v = 0`` from its first wrong token on (a
+valid step's tokens are all 1). Each such target is decidable from the tokens already seen, so
+the head gets a local signal where the error is, not only at the marker."""
 
 from __future__ import annotations
 
@@ -9,14 +15,59 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import re
+
 import numpy as np
 
-from prm_viewer.demo.verifier import verify_steps
+from prm_viewer.demo.verifier import APPLY, parse_problem, verify_steps
 from prm_viewer.scoring.recipes import TraceInput, get_recipe
 
 
-def prm_rows(tok: Any, traces: Sequence[tuple[str, list[str]]]) -> list[dict[str, list[int]]]:
-    """``(problem, steps)`` pairs -> token ids and labels at the markers the recipe places."""
+DENSE = 1000
+"""A label ``DENSE + v`` is a per-token target (module docstring); 0 / 1 are the step labels."""
+_STEP = re.compile(r"^\s*(-?\d+) (\+|-|\*|/|mod) (-?\d+) = (-?\d+)\s*$")  # the verifier's step grammar
+
+
+def right_steps(problem: str, steps: Sequence[str]) -> list[str | None]:
+    """The one valid text of each step given the steps before it (the verifier's rule: ``a`` =
+    the previous step's stated result); ``None`` where no step can be valid there."""
+    prev: int | None
+    try:
+        prev, ops = parse_problem(problem)
+    except ValueError:
+        return [None] * len(steps)
+    out: list[str | None] = []
+    for i, text in enumerate(steps):
+        c = APPLY[ops[i][0]](prev, ops[i][1]) if prev is not None and i < len(ops) else None
+        out.append(None if c is None else f"{prev} {ops[i][0]} {ops[i][1]} = {c}")
+        m = _STEP.match(text)
+        prev = int(m.group(4)) if m else None
+    return out
+
+
+def _dense_labels(tok: Any, ids: Sequence[int], labels: list[int], problem: str, steps: Sequence[str],
+                  positions: Sequence[int], valid: Sequence[bool]) -> None:
+    """Writes ``DENSE + v`` on every token of each step (between the previous marker, or the
+    answer's start, and the step's marker); leaves a row unchanged when its first step's tokens
+    cannot be found."""
+    right = right_steps(problem, steps)
+    start = next((s for s in range(positions[0] - 1, -1, -1) if tok.decode(ids[s:positions[0]]) == steps[0]), None) \
+        if positions and positions[0] >= 0 else None
+    if start is None:
+        return
+    for k, pos in enumerate(positions):
+        if pos < 0:
+            break
+        want = right[k]
+        for j in range(start, pos):
+            good = valid[k] or (want is not None and want.startswith(tok.decode(ids[start:j + 1])))
+            labels[j] = DENSE + int(good)
+        start = pos + 1
+
+
+def prm_rows(tok: Any, traces: Sequence[tuple[str, list[str]]], dense: bool = False) -> list[dict[str, list[int]]]:
+    """``(problem, steps)`` pairs -> token ids and labels at the markers the recipe places (and,
+    with ``dense``, the per-token targets of the module docstring)."""
     recipe = get_recipe("qwen-prm")
     prep = recipe.prepare(tok, {})
     assert recipe.build_inputs is not None
@@ -24,16 +75,21 @@ def prm_rows(tok: Any, traces: Sequence[tuple[str, list[str]]]) -> list[dict[str
     rows = []
     for (problem, steps), e in zip(traces, enc):
         labels = [-100] * len(e.input_ids)
-        for pos, ok in zip(e.positions, verify_steps(problem, steps)):
+        valid = verify_steps(problem, steps)
+        if dense:
+            _dense_labels(tok, e.input_ids, labels, problem, steps, e.positions, valid)
+        for pos, ok in zip(e.positions, valid):
             if pos >= 0:
                 labels[pos] = int(ok)
         rows.append({"input_ids": list(e.input_ids), "labels": labels})
     return rows
 
 
-def class_weights(rows: Sequence[dict[str, list[int]]]) -> tuple[float, float]:
-    """``(w_invalid, w_valid)`` with ``w_c = n / (2 n_c)``: both labels weigh the same in the loss."""
-    labels = [lab for r in rows for lab in r["labels"] if lab != -100]
+def class_weights(rows: Sequence[dict[str, list[int]]], offset: int = 0) -> tuple[float, float]:
+    """``(w_invalid, w_valid)`` with ``w_c = n / (2 n_c)`` over the labels ``offset + 0`` and
+    ``offset + 1`` (the step labels, or with ``offset=DENSE`` the per-token targets): both classes
+    weigh the same in the loss."""
+    labels = [lab - offset for r in rows for lab in r["labels"] if lab in (offset, offset + 1)]
     n1 = sum(1 for lab in labels if lab == 1)
     n0 = len(labels) - n1
     if not n0 or not n1:
@@ -41,17 +97,26 @@ def class_weights(rows: Sequence[dict[str, list[int]]]) -> tuple[float, float]:
     return len(labels) / (2 * n0), len(labels) / (2 * n1)
 
 
-def token_classification_loss(weights: tuple[float, float] = (1.0, 1.0)) -> Any:
-    """Class-weighted cross-entropy of the 2-label head at labelled positions (the native PRM
-    class returns logits only, as the real checkpoints' code does)."""
+def token_classification_loss(weights: tuple[float, float] = (1.0, 1.0), dense_weight: float = 0.0,
+                              dense_weights: tuple[float, float] = (1.0, 1.0)) -> Any:
+    """Class-weighted cross-entropy of the 2-label head at the markers (labels 0 / 1), plus
+    ``dense_weight`` x the class-weighted cross-entropy at the per-token targets (``DENSE + v``)
+    when there are any (the native PRM class returns logits only, as the real checkpoints' code
+    does)."""
 
     def loss(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
         import torch
+        from torch.nn.functional import cross_entropy
 
         logits = outputs.logits if hasattr(outputs, "logits") else outputs["logits"]
-        w = torch.tensor(weights, dtype=torch.float32)
-        return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
-                                                 weight=w, ignore_index=-100)
+        flat, lab = logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1)
+        step = (lab == 0) | (lab == 1)
+        total = cross_entropy(flat[step], lab[step], weight=torch.tensor(weights, dtype=torch.float32))
+        tokens = lab >= DENSE
+        if dense_weight and bool(tokens.any()):
+            total = total + dense_weight * cross_entropy(flat[tokens], lab[tokens] - DENSE,
+                                                         weight=torch.tensor(dense_weights, dtype=torch.float32))
+        return total
 
     return loss
 

@@ -15,7 +15,7 @@ import numpy as np
 from prm_viewer.demo.verifier import verify_steps
 from prm_viewer.experiment import models, policy, trainer
 from prm_viewer.experiment.config import ExperimentConfig
-from prm_viewer.experiment.prm import PrmScorer, class_weights, prm_rows, token_classification_loss
+from prm_viewer.experiment.prm import DENSE, PrmScorer, class_weights, prm_rows, token_classification_loss
 from prm_viewer.experiment.rl import RLSettings, rl_train
 from prm_viewer.experiment.tasks import Splits, imperfect_traces, shuffled
 
@@ -65,11 +65,13 @@ def prm_training_traces(cfg: ExperimentConfig, tok: Any, sft_model: Any, splits:
 
 def train_prm(cfg: ExperimentConfig, tok: Any, sft_model: Any, traces: list[tuple[str, list[str]]],
               folder: Path) -> list[dict[str, float]]:
-    """The tiny PRM (qwen-prm layout, body initialised from the SFT policy)."""
-    rows = prm_rows(tok, traces)
+    """The tiny PRM (qwen-prm layout, body initialised from the SFT policy), trained on the step
+    labels at the markers plus, with ``prm_dense_weight``, the per-token targets (``prm.DENSE``)."""
+    rows = prm_rows(tok, traces, dense=cfg.prm_dense_weight > 0)
     prm = models.new_prm(tok, sft_model, cfg.model, cfg.seed + 5)
+    loss = token_classification_loss(class_weights(rows), cfg.prm_dense_weight, class_weights(rows, offset=DENSE))
     curve = trainer.train(prm, rows, tok.pad_token_id, cfg.prm_steps, cfg.prm_lr, cfg.prm_batch, cfg.seed,
-                          compute_loss=token_classification_loss(class_weights(rows)), desc="prm")
+                          compute_loss=loss, desc="prm")
     models.save(prm, tok, folder)
     return curve
 

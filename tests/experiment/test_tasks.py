@@ -70,3 +70,6 @@ def test_class_weights_by_hand() -> None:
     # 4 labels: 3 valid, 1 invalid -> w = 4 / (2 * n_c)
     assert (w0, w1) == (2.0, 4 / 6)
     assert 1 * w0 == 3 * w1  # both classes weigh the same in total
+    dense = [{"input_ids": [0] * 4, "labels": [1001, 1000, 1001, 1]}]
+    assert class_weights(dense, offset=1000) == (3 / 2, 3 / 4)  # 3 targets: 2 right, 1 wrong
+    assert class_weights(dense) == (1.0, 1.0)  # one class only among the step labels

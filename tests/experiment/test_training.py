@@ -91,6 +91,43 @@ def test_prm_labels_sit_on_the_markers(tok: Any, splits: Splits) -> None:
     assert sum(lab != -100 for lab in row["labels"]) == len(steps)
 
 
+def test_dense_labels_mark_the_first_wrong_token(tok: Any) -> None:
+    from prm_viewer.experiment.prm import DENSE
+
+    problem = "Start with 91. Then add 8, subtract 9, subtract 2. What is the result?"
+    steps = ["91 + 8 = 99", "99 - 9 = 87", "87 - 2 = 88"]  # by hand: valid, 99 - 9 is 90, 87 - 2 is 85
+    row = prm_rows(tok, [(problem, steps)], dense=True)[0]
+    marker = tok.convert_tokens_to_ids("<extra_0>")
+    at = [i for i, t in enumerate(row["input_ids"]) if t == marker]
+    assert [row["labels"][i] for i in at] == [1, 0, 0]
+    spans = [range(at[0] - 9, at[0]), range(at[0] + 1, at[1]), range(at[1] + 1, at[2])]
+    assert [tok.decode([row["input_ids"][j] for j in sp]) for sp in spans] == steps  # aligned with the text
+    dense = [[row["labels"][j] - DENSE for j in sp] for sp in spans]
+    assert dense[0] == [1] * 9
+    assert dense[1] == [1] * 7 + [0, 0]  # "99 - 9 = " is right so far; "8" (not "9") is the first wrong token
+    assert dense[2] == [1] * 8 + [0]  # "87 - 2 = 8" still begins "87 - 2 = 85"; the second "8" is wrong
+    assert sum(lab != -100 for lab in row["labels"]) == 27 + 3  # nothing else is labelled
+
+
+def test_loss_adds_the_dense_term_by_hand() -> None:
+    import torch
+
+    from prm_viewer.experiment.prm import DENSE, token_classification_loss
+
+    logits = torch.tensor([[[2.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.5, -0.5]]])
+    labels = torch.tensor([[1, -100, DENSE + 0, DENSE + 1]])
+
+    def nll(row: list[float], y: int) -> float:  # -log softmax by hand
+        return float(np.log(np.exp(row).sum()) - row[y])
+
+    step = nll([2.0, 0.0], 1)
+    dense = (3.0 * nll([1.0, 1.0], 0) + 0.5 * nll([0.5, -0.5], 1)) / (3.0 + 0.5)  # class-weighted mean
+    out = token_classification_loss((2.0, 0.7), 0.25, (3.0, 0.5))(type("O", (), {"logits": logits})(), labels)
+    assert abs(float(out) - (step + 0.25 * dense)) < 1e-6
+    plain = token_classification_loss((2.0, 0.7))(type("O", (), {"logits": logits})(), labels)
+    assert abs(float(plain) - step) < 1e-6  # no dense weight: the step labels only
+
+
 def test_completion_logprobs_follow_the_sampling_temperature(tok: Any) -> None:
     import torch
 
