@@ -19,7 +19,7 @@ what the demo's gold step labels say.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 # Words used in problem texts and the symbol a step writes for each operation.
 OP_WORDS: dict[str, str] = {
@@ -106,3 +106,21 @@ def verify_steps(problem: str, steps: list[str]) -> list[bool]:
         verdicts.append(a == prev and (sym, b) == expected_op and APPLY[sym](a, b) == c)
         prev = c
     return verdicts
+
+
+def right_steps(problem: str, steps: Sequence[str]) -> list[str | None]:
+    """The one valid text of each step given the steps before it (as :func:`verify_steps` walks
+    them: ``a`` = the previous step's stated result); ``None`` where no step can be valid there
+    (the previous step states no result, the problem has no such operation, or it is undefined)."""
+    try:
+        start, ops = parse_problem(problem)
+    except ValueError:
+        return [None] * len(steps)
+    out: list[str | None] = []
+    prev: int | None = start
+    for i, text in enumerate(steps):
+        c = APPLY[ops[i][0]](prev, ops[i][1]) if prev is not None and i < len(ops) else None
+        out.append(None if c is None else f"{prev} {ops[i][0]} {ops[i][1]} = {c}")
+        m = _STEP.match(text)
+        prev = int(m.group(4)) if m else None
+    return out

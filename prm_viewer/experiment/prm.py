@@ -15,34 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import re
-
 import numpy as np
 
-from prm_viewer.demo.verifier import APPLY, parse_problem, verify_steps
+from prm_viewer.demo.verifier import right_steps, verify_steps
 from prm_viewer.scoring.recipes import TraceInput, get_recipe
 
 
 DENSE = 1000
 """A label ``DENSE + v`` is a per-token target (module docstring); 0 / 1 are the step labels."""
-_STEP = re.compile(r"^\s*(-?\d+) (\+|-|\*|/|mod) (-?\d+) = (-?\d+)\s*$")  # the verifier's step grammar
-
-
-def right_steps(problem: str, steps: Sequence[str]) -> list[str | None]:
-    """The one valid text of each step given the steps before it (the verifier's rule: ``a`` =
-    the previous step's stated result); ``None`` where no step can be valid there."""
-    prev: int | None
-    try:
-        prev, ops = parse_problem(problem)
-    except ValueError:
-        return [None] * len(steps)
-    out: list[str | None] = []
-    for i, text in enumerate(steps):
-        c = APPLY[ops[i][0]](prev, ops[i][1]) if prev is not None and i < len(ops) else None
-        out.append(None if c is None else f"{prev} {ops[i][0]} {ops[i][1]} = {c}")
-        m = _STEP.match(text)
-        prev = int(m.group(4)) if m else None
-    return out
 
 
 def _dense_labels(tok: Any, ids: Sequence[int], labels: list[int], problem: str, steps: Sequence[str],
