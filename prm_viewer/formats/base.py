@@ -136,24 +136,20 @@ def _unstorable_text(rec: TraceRecord) -> str | None:
     it has no UTF-8 form, so Arrow and DuckDB refuse it), or None. One joined encode per record."""
     fields = {"problem": rec.problem, "final_answer": rec.final_answer, "id": rec.source_id,
               "reference_answer": rec.reference_answer, "generator": rec.generator, "problem_id": rec.problem_id,
-              "error_type": rec.error_type, "category": rec.category, "split": rec.split}
-    texts = [v for v in fields.values() if isinstance(v, str)] + [t for t in rec.steps if isinstance(t, str)]
-    try:
-        "".join(texts).encode("utf-8")
+              "error_type": rec.error_type, "category": rec.category, "split": rec.split,
+              "steps": "".join(t for t in rec.steps if isinstance(t, str))}
+    texts = {k: v for k, v in fields.items() if isinstance(v, str)}
+    if _encodes("".join(texts.values())):
         return None
-    except UnicodeEncodeError:
-        pass
-    if any(_has_surrogate(t) for t in rec.steps if isinstance(t, str)):
-        return "steps"
-    return next(k for k, v in fields.items() if isinstance(v, str) and _has_surrogate(v))
+    return "steps" if not _encodes(texts["steps"]) else next(k for k, v in texts.items() if not _encodes(v))
 
 
-def _has_surrogate(text: str) -> bool:
+def _encodes(text: str) -> bool:
     try:
         text.encode("utf-8")
-        return False
-    except UnicodeEncodeError:
         return True
+    except UnicodeEncodeError:
+        return False
 
 
 def first_error_from_labels(labels: list[int | None]) -> int | None:
