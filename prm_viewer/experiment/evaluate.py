@@ -114,11 +114,11 @@ def heldout_records(splits: Splits, records: list[dict[str, Any]]) -> list[dict[
 
 
 def import_traces(store: Store, path: Path, name: str, tags: dict[str, str]) -> str:
-    """Import one trace file (generic format); returns the dataset id."""
+    """Import one trace file (generic format); returns the dataset id. Not flagged synthetic:
+    the traces are sampled from trained policies (on synthetic tasks), not generated records."""
     from prm_viewer.ingest import import_file
 
-    return import_file(store, path, fmt="generic", options=IMPORT_OPTIONS, name=name, tags=tags,
-                       synthetic=True).dataset_id
+    return import_file(store, path, fmt="generic", options=IMPORT_OPTIONS, name=name, tags=tags).dataset_id
 
 
 def register_scorers(store: Store, prm_dir: Path, threshold: float) -> tuple[str, str]:

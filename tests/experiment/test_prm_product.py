@@ -100,8 +100,10 @@ def test_import_score_compare_and_load(runs: tuple[Path, list[dict[str, Any]]], 
         assert artefacts.has_results(out)
         # the app's default demo on an empty store: the experiment, since its artefacts exist
         assert sorted(artefacts.load_default_demo(other, out)) == sorted(f["name"] for f in files)
-        ds = {r["name"]: r for r in other.cursor().execute("SELECT name, tags FROM datasets").df().to_dict("records")}
+        ds = {r["name"]: r for r in other.cursor().execute("SELECT name, tags, synthetic FROM datasets").df().to_dict("records")}
         for f in files:
+            # sampled from trained policies: not the synthetic demo's generated records
+            assert not ds[f["name"]]["synthetic"]
             tags = ds[f["name"]]["tags"]
             assert (tags if isinstance(tags, dict) else json.loads(tags))["process_reward"] == f["tags"]["process_reward"]
         splits_stored = dict(other.cursor().execute(
@@ -121,6 +123,7 @@ def test_default_demo_falls_back_to_the_synthetic_demo(tmp_path: Path) -> None:
         assert not artefacts.has_results(tmp_path / "nothing")
         names = artefacts.load_default_demo(store, tmp_path / "nothing")
         assert sorted(names) == ["synthetic-demo-with-process-reward", "synthetic-demo-without-process-reward"]
+        assert store.cursor().execute("SELECT bool_and(synthetic) FROM datasets").fetchone() == (True,)
     finally:
         store.close()
 
