@@ -53,17 +53,19 @@ class ExperimentConfig:
     prm_error_rate: float = 0.7
     """Share of injected-error traces among the PRM's constructed training traces."""
     prm_steps: int = 400
-    """Unchanged after issue 14's probes (EXPERIMENT.md, "Debugging" 6 and 8): 2 extra layers on the SFT
-    body (zero-initialised outputs, hand-set previous-token attention, a wider residual carrying the
-    token identity, frozen or not), auxiliary targets from the SFT policy, and a fresh 128-wide PRM
-    all stayed at held-out AUC 0.51-0.61 in 300-400 steps; none was worth its time."""
+    """Unchanged after issue 14's probes (EXPERIMENT.md, "Debugging" 6, 8, 9 and 10): 2 or 4 extra
+    layers on the SFT body, a 128-wide body, shifted targets, auxiliary targets from the SFT policy
+    and minimal pairs stayed at held-out AUC 0.51-0.63 in 300-400 steps. 600 steps reached
+    0.68-0.70 in PRM-only probes (two seeds) but not in a full run (in-domain held-out AUC 0.58,
+    F1 37.8, against 0.62 / 37.5 at 400): not adopted. No setting learns the arithmetic check
+    itself (slips stay at chance), which caps the AUC near 0.76."""
     prm_dense_weight: float = 1.0
     """Weight of the per-token targets (``prm.DENSE``: 1 while the step's text so far is a prefix
     of the right step, 0 from its first wrong token). Probe on the same data and held-out set
     (EXPERIMENT.md, "Debugging" 8): 0 -> held-out step AUC 0.519, ProcessBench F1 0.30; 1 -> AUC
     0.596, F1 0.425, same model and steps; the full run: in-domain held-out AUC 0.54 -> 0.62.
-    Probes showed the per-token check is learnt (token-level AUC 0.86-0.91) but not carried to
-    the step's marker, which is what the recipe reads."""
+    The marker's verdict is within 0.01-0.04 AUC of the per-token head on the step's last token
+    ("Debugging" 10): what the PRM misses is the arithmetic, not the carry to the marker."""
     prm_lr: float = 2e-3
     prm_batch: int = 32
     rl_steps: int = 80
