@@ -425,9 +425,10 @@ def test_migration_7_keys_steps_by_integer_and_keeps_every_row(tmp_path: Path,
     con = duckdb.connect(str(path))
     old_traces = con.execute(f"SELECT {_OLD_TRACE_COLUMNS} FROM traces ORDER BY ALL").fetchall()
     old_steps = con.execute("SELECT * FROM steps ORDER BY ALL").fetchall()
+    old_problems = con.execute("SELECT * FROM problems ORDER BY ALL").fetchall()
     assert len(old_steps) == a.steps + b.steps > 0 and con.execute(  # the v6 layout really was there
-        "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'traces' AND constraint_type = 'PRIMARY KEY'"
-    ).fetchone() == (1,)
+        "SELECT count(*) FROM duckdb_constraints() WHERE table_name IN ('traces', 'problems') "
+        "AND constraint_type = 'PRIMARY KEY'").fetchone() == (2,) and old_problems
     con.close()
     s = Store(path)
     cur = s.cursor()
@@ -439,8 +440,18 @@ def test_migration_7_keys_steps_by_integer_and_keeps_every_row(tmp_path: Path,
     assert [k for (k,) in keys] == list(range(len(old_traces)))
     assert {c for (c,) in cur.execute("SELECT column_name FROM (DESCRIBE step_rows)").fetchall()} == {
         "trace_key", "step_idx", "text", "gold_label"}
-    assert cur.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'traces' "
+    assert cur.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name IN ('traces', 'problems') "
                        "AND constraint_type = 'PRIMARY KEY'").fetchone() == (0,)
+    assert cur.execute("SELECT * FROM problems ORDER BY ALL").fetchall() == old_problems
+    # one trace's reads (by id and, redundantly, its ordinal) find it in either dataset
+    from prm_viewer import queries
+
+    for did in (a.dataset_id, b.dataset_id):
+        head = queries.trace_header(s, f"{did}-1")
+        assert (head["trace_id"], head["dataset_id"], head["ordinal"]) == (f"{did}-1", did, 1) and "trace_key" not in head
+        assert queries.label_trace_info(s, f"{did}-1")["dataset_id"] == did
+        assert [r[1:3] for r in old_steps if r[0] == f"{did}-1"] == list(
+            queries.trace_steps(s, f"{did}-1")[["step_idx", "text"]].itertuples(index=False, name=None))
     # writes on the migrated store: a new dataset's keys start above the old ones; delete removes its rows
     c = import_file(s, PB, options={"split": "third"})
     new_keys = [k for (k,) in cur.execute("SELECT trace_key FROM traces WHERE dataset_id = ? ORDER BY ordinal",
