@@ -10,7 +10,7 @@ for a non-string item is parsed again exactly (see :meth:`FastImport._parse`).
 scan's counts of keys and strings). When the file passes, :meth:`FastImport.write` inserts the
 steps (one unnest, keyed by the integer trace key) while another thread computes the problem keys
 (once per distinct problem text), then problems and traces, inside the import's transaction;
-when it does not (or DuckDB cannot read it, or a problem text is blank), the caller imports through the
+when it does not (or DuckDB cannot read it), the caller imports through the
 Python reader, which names the file, line and field of the first problem.
 
 The stored rows equal the Python path's (``tests/test_fast_import.py`` compares them row for
@@ -37,6 +37,8 @@ KNOWN_KEYS = ("id", "generator", "problem", "steps", "final_answer_correct", "la
 _OTHER_SPACES = (0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028,
                  0x2029, 0x202F, 0x205F, 0x3000)
 ODD_SPACE = "[" + "".join(f"\\x{{{c:x}}}" for c in _OTHER_SPACES) + "]|  |^ | $"
+# A text with nothing but whitespace (str.split() finds no word): the Python path's "empty problem text".
+_BLANK = "[ " + "".join(f"\\x{{{c:x}}}" for c in _OTHER_SPACES) + "]*"
 _COLUMNS = "{" + ", ".join(f"{k}: '{'VARCHAR[]' if k == 'steps' else 'JSON'}'" for k in KNOWN_KEYS) + "}"
 _EXACT_COLUMNS = "{" + ", ".join(f"{k}: 'JSON'" for k in KNOWN_KEYS) + "}"
 # A step text that could be the JSON text DuckDB writes for a non-string item (null is no text).
@@ -143,7 +145,8 @@ class FastImport:
                        coalesce((id IS NULL OR json_type(id) IN ('VARCHAR', 'BIGINT', 'UBIGINT'))
                                 AND (generator IS NULL OR json_type(generator) = 'VARCHAR')
                                 AND (final_answer_correct IS NULL OR json_type(final_answer_correct) = 'BOOLEAN')
-                                AND starts_with(problem, '"') AND {typed}
+                                AND starts_with(problem, '"')
+                                AND NOT regexp_full_match(json_extract_string(problem, '$'), '{_BLANK}') AND {typed}
                                 len(texts) > 0 AND list_count(texts) = len(texts)
                                 AND json_type(label) IN ('BIGINT', 'UBIGINT')
                                 AND TRY_CAST(label AS BIGINT) BETWEEN -1 AND len(texts) - 1, false) AS ok,
@@ -189,8 +192,9 @@ class FastImport:
         transaction (the store's import transaction); the steps in batches of about
         ``batch_steps`` steps when ``progress`` is given (it gets the traces whose steps are
         written after each), else at once. The problem keys are computed meanwhile on the stage's
-        cursor (another core); a blank problem text (no key) raises :class:`FastFallback`, which
-        rolls the transaction back (the Python reader names the record). Call after :meth:`check`."""
+        cursor (another core); a text without a key (none: :meth:`check` refused blank ones) would
+        raise :class:`FastFallback`, which rolls the transaction back (the Python reader names the
+        record). Call after :meth:`check`."""
         db = self.db
         line, src = self._source()
         with self.store.transaction() as cur:
