@@ -94,7 +94,7 @@ def test_delete_dataset_removes_everything_it_owns(store: Store) -> None:
     }))
     store.delete_dataset(rep.name)
     after = snapshot(store)
-    assert after["traces"] == [] and after["steps"] == [] and after["step_scores"] == []
+    assert after["traces"] == [] and after["step_rows"] == [] and after["step_scores"] == []
     assert after["problems"] == [] and after["datasets"] == []
     # the model scorer itself stays (it may score other datasets); only its scores went
     assert [r for r in after["scorers"] if sid in r]
@@ -371,18 +371,38 @@ def test_scored_datasets_follow_every_score_write_and_delete(store: Store) -> No
     assert _scored(store) == set()
 
 
+_OLD_TRACE_COLUMNS = ("trace_id, dataset_id, ordinal, source_line, source_id, problem_id, source_problem_id, generator, "
+                      "final_answer, final_answer_correct, gold_first_error, error_type, category, split, n_steps, "
+                      "has_step_labels, metadata")
+
+
+def _old_store(path: Path, version: int, source: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store as the code of schema ``version`` (< 7) left it: its tables (one string trace id per
+    step row, the traces primary key), holding the rows of ``source`` (a current store)."""
+    with monkeypatch.context() as m:
+        m.setattr(store_mod, "MIGRATIONS", {v: s for v, s in store_mod.MIGRATIONS.items() if v <= version})
+        m.setattr(store_mod, "SCHEMA_VERSION", version)
+        m.setattr(store_mod, "DERIVED", [d for d in store_mod.DERIVED if "VIEW steps " not in d])
+        Store(path).close()
+    src = source.cursor()
+    con = duckdb.connect(str(path))
+    for table, cols in (("datasets", "*"), ("problems", "*"), ("traces", _OLD_TRACE_COLUMNS), ("steps", "*")):
+        rows = src.execute(f"SELECT {cols} FROM {table} ORDER BY ALL").fetchall()
+        if rows:
+            con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    con.close()
+
+
 def test_scored_datasets_backfilled_by_the_migration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "v5.duckdb"
-    with monkeypatch.context() as m:  # a store written by the code before the summary existed
-        m.setattr(store_mod, "MIGRATIONS", {v: s for v, s in store_mod.MIGRATIONS.items() if v <= 5})
-        m.setattr(store_mod, "SCHEMA_VERSION", 5)
-        old = Store(path)
-        rep = import_file(old, PB)
-        old.upsert_scorer({"scorer_id": "prm", "name": "prm", "recipe": "test"})
-        with old.transaction() as cur:
-            cur.execute("INSERT INTO step_scores VALUES ('prm', ?, 0, 0.5, NULL, NULL)", [f"{rep.dataset_id}-1"])
-        assert old.schema_version() == 5
-        old.close()
+    with Store(tmp_path / "now.duckdb") as now:
+        rep = import_file(now, PB)
+        _old_store(path, 5, now, monkeypatch)  # a store written by the code before the summary existed
+    con = duckdb.connect(str(path))
+    con.execute("INSERT INTO scorers (scorer_id, name, recipe, created_at) VALUES ('prm', 'prm', 'test', now())")
+    con.execute("INSERT INTO step_scores VALUES ('prm', ?, 0, 0.5, NULL, NULL)", [f"{rep.dataset_id}-1"])
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("5",)
+    con.close()
     with pytest.raises(PrmViewerError, match="open it once read-write"):  # read-only: cannot migrate
         Store(path, read_only=True)
     s = Store(path)
@@ -390,4 +410,58 @@ def test_scored_datasets_backfilled_by_the_migration(tmp_path: Path, monkeypatch
     assert _scored(s) == {("prm", rep.dataset_id, "step")}
     s.close()
     Store(path, read_only=True).close()  # up to date now
+
+
+def test_migration_7_keys_steps_by_integer_and_keeps_every_row(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A v6 store (string trace id per step row, traces primary key) migrates to step_rows keyed
+    by an integer trace key; the steps view, the traces and every read equal the v6 rows; writes
+    (import, delete) work on the migrated store."""
+    path = tmp_path / "v6.duckdb"
+    with Store(tmp_path / "now.duckdb") as now:
+        a = import_file(now, PB)
+        b = import_file(now, PB, options={"split": "custom"})
+        _old_store(path, 6, now, monkeypatch)
+    con = duckdb.connect(str(path))
+    old_traces = con.execute(f"SELECT {_OLD_TRACE_COLUMNS} FROM traces ORDER BY ALL").fetchall()
+    old_steps = con.execute("SELECT * FROM steps ORDER BY ALL").fetchall()
+    old_problems = con.execute("SELECT * FROM problems ORDER BY ALL").fetchall()
+    assert len(old_steps) == a.steps + b.steps > 0 and con.execute(  # the v6 layout really was there
+        "SELECT count(*) FROM duckdb_constraints() WHERE table_name IN ('traces', 'problems') "
+        "AND constraint_type = 'PRIMARY KEY'").fetchone() == (2,) and old_problems
+    con.close()
+    s = Store(path)
+    cur = s.cursor()
+    assert s.schema_version() == SCHEMA_VERSION == 7
+    assert cur.execute(f"SELECT {_OLD_TRACE_COLUMNS} FROM traces ORDER BY ALL").fetchall() == old_traces
+    assert cur.execute("SELECT * FROM steps ORDER BY ALL").fetchall() == old_steps
+    # one key per trace, unique; the step rows carry it (no trace-id string), in key order
+    keys = cur.execute("SELECT trace_key FROM traces ORDER BY dataset_id, ordinal").fetchall()
+    assert [k for (k,) in keys] == list(range(len(old_traces)))
+    assert {c for (c,) in cur.execute("SELECT column_name FROM (DESCRIBE step_rows)").fetchall()} == {
+        "trace_key", "step_idx", "text", "gold_label"}
+    assert cur.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name IN ('traces', 'problems') "
+                       "AND constraint_type = 'PRIMARY KEY'").fetchone() == (0,)
+    assert cur.execute("SELECT * FROM problems ORDER BY ALL").fetchall() == old_problems
+    # one trace's reads (by id and, redundantly, its ordinal) find it in either dataset
+    from prm_viewer import queries
+
+    for did in (a.dataset_id, b.dataset_id):
+        head = queries.trace_header(s, f"{did}-1")
+        assert (head["trace_id"], head["dataset_id"], head["ordinal"]) == (f"{did}-1", did, 1) and "trace_key" not in head
+        assert queries.label_trace_info(s, f"{did}-1")["dataset_id"] == did
+        assert [r[1:3] for r in old_steps if r[0] == f"{did}-1"] == list(
+            queries.trace_steps(s, f"{did}-1")[["step_idx", "text"]].itertuples(index=False, name=None))
+    # writes on the migrated store: a new dataset's keys start above the old ones; delete removes its rows
+    c = import_file(s, PB, options={"split": "third"})
+    new_keys = [k for (k,) in cur.execute("SELECT trace_key FROM traces WHERE dataset_id = ? ORDER BY ordinal",
+                                          [c.dataset_id]).fetchall()]
+    assert new_keys == list(range(len(old_traces), len(old_traces) + c.traces))
+    assert cur.execute("SELECT count(*) FROM steps WHERE trace_id LIKE ?", [f"{c.dataset_id}-%"]).fetchone() == (c.steps,)
+    s.delete_dataset(c.name)
+    s.delete_dataset(b.name)
+    assert cur.execute("SELECT count(*) FROM step_rows").fetchone() == (a.steps,)
+    assert cur.execute("SELECT DISTINCT t.dataset_id FROM step_rows s JOIN traces t USING (trace_key)").fetchall() == [
+        (a.dataset_id,)]
+    s.close()
 

@@ -49,3 +49,16 @@ def in_list(column: str, values: Sequence[str], clauses: list[str], params: list
 def row_dict(cur: Any, row: tuple[Any, ...] | None) -> dict[str, Any] | None:
     """A fetched row as ``{column: value}`` (None stays None)."""
     return dict(zip([d[0] for d in cur.description], row)) if row is not None else None
+
+
+def one_trace(alias: str, trace_id: str) -> tuple[str, list[Any]]:
+    """A WHERE condition picking one trace by id in ``traces`` aliased ``alias``, and its
+    parameters. Every writer forms a trace id as ``<dataset_id>-<ordinal>``, so the ordinal is
+    added as a second, redundant condition: the traces table has no index (schema migration 7),
+    and an integer condition lets DuckDB skip every row group whose ordinals are elsewhere
+    (BENCHMARKS.md, "Import": 30 ms -> 6 ms for one trace among 1M)."""
+    prefix = f"{alias}." if alias else ""
+    head, sep, tail = trace_id.rpartition("-")
+    if sep and head and tail.isdigit() and tail == str(int(tail)) and int(tail) < 2**31:
+        return f"{prefix}trace_id = ? AND {prefix}ordinal = ?", [trace_id, int(tail)]
+    return f"{prefix}trace_id = ?", [trace_id]

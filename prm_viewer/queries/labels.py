@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from prm_viewer.queries._sql import frame, row_dict
+from prm_viewer.queries._sql import frame, one_trace, row_dict
 from prm_viewer.store import Store
 
 __all__ = ["label_annotators", "label_current", "label_dataset_has_gold", "label_queue", "label_queue_done",
@@ -29,8 +29,9 @@ GOLD = "gold"
 def label_trace_info(store: Store, trace_id: str) -> dict[str, Any] | None:
     """``{trace_id, dataset_id, n_steps, gold_first_error}`` of a trace, or None."""
     cur = store.cursor()
+    where, params = one_trace("", trace_id)
     return row_dict(cur, cur.execute(
-        "SELECT trace_id, dataset_id, n_steps, gold_first_error FROM traces WHERE trace_id = ?", [trace_id]).fetchone())
+        f"SELECT trace_id, dataset_id, n_steps, gold_first_error FROM traces WHERE {where}", params).fetchone())
 
 
 def label_trace_sizes(store: Store, trace_ids: Sequence[str]) -> dict[str, int]:

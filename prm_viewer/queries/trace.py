@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from prm_viewer.errors import NotFound
-from prm_viewer.queries._sql import row_dict
+from prm_viewer.queries._sql import one_trace, row_dict
 from prm_viewer.store import Store
 
 
@@ -16,12 +16,13 @@ def trace_header(store: Store, trace_id: str) -> dict[str, Any]:
     """One trace's row with its dataset name (``dataset``, ``synthetic``), problem text and
     reference answer; ``metadata`` parsed (``{}`` when none). NotFound when the trace is absent."""
     cur = store.cursor()
+    where, params = one_trace("t", trace_id)
     out = row_dict(cur, cur.execute(
-        """SELECT t.*, d.name AS dataset, d.synthetic, p.problem, p.reference_answer
-           FROM traces t JOIN datasets d ON d.dataset_id = t.dataset_id
-                JOIN problems p ON p.problem_id = t.problem_id
-           WHERE t.trace_id = ?""",
-        [trace_id],
+        f"""SELECT t.* EXCLUDE (trace_key), d.name AS dataset, d.synthetic, p.problem, p.reference_answer
+            FROM traces t JOIN datasets d ON d.dataset_id = t.dataset_id
+                 JOIN problems p ON p.problem_id = t.problem_id
+            WHERE {where}""",
+        params,
     ).fetchone())
     if out is None:
         raise NotFound(f"no trace '{trace_id}' (it may have been deleted with its dataset)")

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import duckdb
 
 from prm_viewer.errors import NotFound, PrmViewerError
-from prm_viewer.store.base import StoreBase, TransactionAborted, now
+from prm_viewer.store.base import StoreBase, TransactionAborted, now, trace_key_base
 from prm_viewer.store.keys import dataset_key, file_sha256, problem_key
 from prm_viewer.store.labels import BadInput, LabelsMixin
 from prm_viewer.store.schema import DERIVED, MIGRATIONS, SCHEMA_VERSION
@@ -114,17 +114,19 @@ class Store(LabelsMixin, StoreBase):
                              FROM _batch_traces WHERE reference_answer IS NOT NULL GROUP BY problem_id) b
                        WHERE problems.problem_id = b.problem_id AND problems.reference_answer IS NULL"""
                 )
+                base = trace_key_base(cur, dataset_id)
                 cur.execute(
                     """INSERT INTO traces
                        SELECT ? || '-' || ordinal, ?, ordinal, source_line, source_id, problem_id,
                               source_problem_id, generator, final_answer, final_answer_correct,
-                              gold_first_error, error_type, category, split, n_steps, has_step_labels, metadata
+                              gold_first_error, error_type, category, split, n_steps, has_step_labels, metadata,
+                              ? + ordinal
                        FROM _batch_traces""",
-                    [dataset_id, dataset_id],
+                    [dataset_id, dataset_id, base],
                 )
                 cur.execute(
-                    "INSERT INTO steps SELECT ? || '-' || ordinal, step_idx, text, gold_label FROM _batch_steps",
-                    [dataset_id],
+                    "INSERT INTO step_rows SELECT ? + ordinal, step_idx, text, gold_label FROM _batch_steps",
+                    [base],
                 )
             finally:
                 cur.unregister("_batch_traces")
@@ -177,7 +179,8 @@ class Store(LabelsMixin, StoreBase):
             cur.execute("DELETE FROM step_scores WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
             cur.execute("DELETE FROM trace_scores WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
             cur.execute("DELETE FROM scored_datasets WHERE dataset_id = ?", [did])
-            cur.execute("DELETE FROM steps WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
+            cur.execute("DELETE FROM step_rows WHERE trace_key IN (SELECT trace_key FROM traces WHERE dataset_id = ?)",
+                        [did])
             for table in ("step_labels", "label_queue_items", "label_queue_done"):  # annotations of its traces
                 cur.execute(f"DELETE FROM {table} WHERE trace_id IN (SELECT trace_id FROM traces WHERE dataset_id = ?)", [did])
             cur.execute("DELETE FROM jobs WHERE dataset_id = ?", [did])

@@ -48,6 +48,15 @@ def now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def trace_key_base(cur: duckdb.DuckDBPyConnection, dataset_id: str) -> int:
+    """The first integer trace key of a dataset being written: its trace of ordinal ``k`` gets
+    key ``base + k``, above every other dataset's keys (one writer at a time: the store's lock),
+    so keys stay unique in the store and the same across a dataset's batches."""
+    row = cur.execute("SELECT coalesce(max(trace_key) + 1, 0) FROM traces WHERE dataset_id <> ?", [dataset_id]).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 APP_HOLDER = "the prm_viewer app"
 """How the app names itself as the store's holder."""
 

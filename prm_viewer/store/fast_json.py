@@ -5,11 +5,12 @@ store's transaction, so that DuckDB rejecting the file dooms nothing). One state
 file and computes, per record, the trace row as stored (texts, the steps' texts as one list) and a
 flag per check the Python path makes (types without DuckDB's silent casts, ranges); the steps are
 parsed straight into a list of texts, and a file with a step text that DuckDB could have written
-for a non-string item is parsed again exactly (see :meth:`FastImport._parse`). Problem keys are
-computed once per distinct problem text. :meth:`FastImport.check` is one aggregate over the stage
-(every flag, unique ids, and the byte scan's counts of keys and strings). When the file passes,
-:meth:`FastImport.write` inserts problems, traces and steps (one unnest) from the stage inside the
-import's transaction; when it does not (or DuckDB cannot read it), the caller imports through the
+for a non-string item is parsed again exactly (see :meth:`FastImport._parse`).
+:meth:`FastImport.check` is one aggregate over the stage (every flag, unique ids, and the byte
+scan's counts of keys and strings). When the file passes, :meth:`FastImport.write` inserts the
+steps (one unnest, keyed by the integer trace key) while another thread computes the problem keys
+(once per distinct problem text), then problems and traces, inside the import's transaction;
+when it does not (or DuckDB cannot read it), the caller imports through the
 Python reader, which names the file, line and field of the first problem.
 
 The stored rows equal the Python path's (``tests/test_fast_import.py`` compares them row for
@@ -21,12 +22,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from prm_viewer.store.base import StoreBase
+from prm_viewer.store.base import StoreBase, trace_key_base
 from prm_viewer.store.keys import problem_key
 
 KNOWN_KEYS = ("id", "generator", "problem", "steps", "final_answer_correct", "label")
@@ -35,6 +37,8 @@ KNOWN_KEYS = ("id", "generator", "problem", "steps", "final_answer_correct", "la
 _OTHER_SPACES = (0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028,
                  0x2029, 0x202F, 0x205F, 0x3000)
 ODD_SPACE = "[" + "".join(f"\\x{{{c:x}}}" for c in _OTHER_SPACES) + "]|  |^ | $"
+# A text with nothing but whitespace (str.split() finds no word): the Python path's "empty problem text".
+_BLANK = "[ " + "".join(f"\\x{{{c:x}}}" for c in _OTHER_SPACES) + "]*"
 _COLUMNS = "{" + ", ".join(f"{k}: '{'VARCHAR[]' if k == 'steps' else 'JSON'}'" for k in KNOWN_KEYS) + "}"
 _EXACT_COLUMNS = "{" + ", ".join(f"{k}: 'JSON'" for k in KNOWN_KEYS) + "}"
 # A step text that could be the JSON text DuckDB writes for a non-string item (null is no text).
@@ -74,11 +78,20 @@ class FastImport:
             return False  # the Python reader says what is wrong, on which line
         if record_lines is not None:
             cur.execute(f"CREATE TABLE {db}.lines AS SELECT unnest(?::INTEGER[]) AS line", [record_lines])
-        # Problem keys once per distinct text (fewer than the records where problems repeat): SQL
-        # hashes a text that is its own normal form (no whitespace but single inner spaces);
-        # problem_key() the others.
+        self.lines = record_lines is not None
+        return True
+
+    def compute_keys(self) -> tuple[pa.Table, pa.Table, int]:
+        """Problem keys once per distinct text (fewer than the records where problems repeat), on
+        the stage's cursor (:meth:`write` runs it while its own thread writes the steps): SQL
+        hashes a text that is its own normal form (no whitespace but single inner spaces),
+        problem_key() the others. Returns, as Arrow tables (a table made here after the import's
+        transaction began is not visible to it), each record's key in file order (``problem_id``)
+        and each key's first record (``problem_id, first_row``), and the number of texts without
+        a key (blank ones)."""
+        db, cur = self.db, self.cur
         cur.execute(
-            f"""CREATE TABLE {db}.keys AS
+            f"""CREATE OR REPLACE TABLE {db}.keys AS
                 SELECT problem, first_row,
                        CASE WHEN problem <> '' AND NOT regexp_matches(problem, '{ODD_SPACE}')
                             THEN left(sha256(problem), 16) END AS problem_id
@@ -92,8 +105,11 @@ class FastImport:
                 cur.execute(f"UPDATE {db}.keys k SET problem_id = f.problem_id FROM _fast_keys f WHERE k.problem = f.problem")
             finally:
                 cur.unregister("_fast_keys")
-        self.lines = record_lines is not None
-        return True
+        unkeyed = int(cur.execute(f"SELECT count(*) FILTER (WHERE problem_id IS NULL) FROM {db}.keys").fetchall()[0][0])
+        per_record = cur.execute(
+            f"SELECT k.problem_id FROM {db}.src s LEFT JOIN {db}.keys k USING (problem) ORDER BY s.rowid").arrow().read_all()
+        first = cur.execute(f"SELECT problem_id, min(first_row) AS first_row FROM {db}.keys GROUP BY problem_id").arrow().read_all()
+        return per_record, first, unkeyed
 
     def _parse(self, path: Path, kind: str, exact: bool) -> None:
         """One statement: parse the file and compute each trace row as stored, with a flag per check.
@@ -129,7 +145,8 @@ class FastImport:
                        coalesce((id IS NULL OR json_type(id) IN ('VARCHAR', 'BIGINT', 'UBIGINT'))
                                 AND (generator IS NULL OR json_type(generator) = 'VARCHAR')
                                 AND (final_answer_correct IS NULL OR json_type(final_answer_correct) = 'BOOLEAN')
-                                AND starts_with(problem, '"') AND {typed}
+                                AND starts_with(problem, '"')
+                                AND NOT regexp_full_match(json_extract_string(problem, '$'), '{_BLANK}') AND {typed}
                                 len(texts) > 0 AND list_count(texts) = len(texts)
                                 AND json_type(label) IN ('BIGINT', 'UBIGINT')
                                 AND TRY_CAST(label AS BIGINT) BETWEEN -1 AND len(texts) - 1, false) AS ok,
@@ -160,48 +177,68 @@ class FastImport:
         line, src = self._source()
         row = self.cur.execute(
             f"""SELECT count(*), count(*) FILTER (WHERE NOT ok), coalesce(sum(n_keys), 0),
-                       coalesce(sum(n_strings + n_steps), 0), count(DISTINCT coalesce(source_id, 'line ' || {line})),
-                       (SELECT count(*) FILTER (WHERE problem_id IS NULL) FROM {self.db}.keys)
+                       coalesce(sum(n_strings + n_steps), 0), count(DISTINCT coalesce(source_id, 'line ' || {line}))
                 FROM {src}""").fetchall()[0]
-        n, bad, keys, strings, distinct, unkeyed = (int(v) for v in row)
+        n, bad, keys, strings, distinct = (int(v) for v in row)
         self.n = n
         if self.lines:
             n_lines = int(self.cur.execute(f"SELECT count(*) FROM {self.db}.lines").fetchall()[0][0])
-        return (n > 0 and bad == 0 and unkeyed == 0 and keys == key_tokens and quotes == 2 * (keys + strings)
+        return (n > 0 and bad == 0 and keys == key_tokens and quotes == 2 * (keys + strings)
                 and distinct == n and (n_lines is None or n_lines == n))
 
     def write(self, dataset_id: str, split: str | None, batch_steps: int,
               progress: Callable[[int], None] | None = None) -> None:
         """Insert the staged traces, their steps and new problems, in the calling thread's
-        transaction (the store's import transaction), in batches of about ``batch_steps`` steps
-        when ``progress`` is given (it gets the traces written so far after each), else at once. Call after :meth:`check`."""
+        transaction (the store's import transaction); the steps in batches of about
+        ``batch_steps`` steps when ``progress`` is given (it gets the traces whose steps are
+        written after each), else at once. The problem keys are computed meanwhile on the stage's
+        cursor (another core); a text without a key (none: :meth:`check` refused blank ones) would
+        raise :class:`FastFallback`, which rolls the transaction back (the Python reader names the
+        record). Call after :meth:`check`."""
         db = self.db
         line, src = self._source()
         with self.store.transaction() as cur:
             row = cur.execute(f"SELECT count(*), sum(n_steps) FROM {db}.src").fetchall()[0]
             n, steps = int(row[0]), int(row[1])
             per = max(1, batch_steps * n // max(steps, 1)) if progress else max(n, 1)
-            # The first text of each new problem key (in file order), as the Python path keeps it.
-            cur.execute(
-                f"""INSERT INTO problems
-                    SELECT problem_id, arg_min(problem, first_row), NULL FROM {db}.keys
-                    WHERE problem_id NOT IN (SELECT problem_id FROM problems)
-                    GROUP BY problem_id""")
-            for lo in range(0, n, per):
-                hi = min(lo + per, n)
+            base = trace_key_base(cur, dataset_id)
+            with ThreadPoolExecutor(1, thread_name_prefix="prm-keys") as pool:
+                keyed = pool.submit(self.compute_keys)
+                for lo in range(0, n, per):
+                    hi = min(lo + per, n)
+                    # One unnest, against the integer trace key (no trace-id string per step).
+                    cur.execute(
+                        f"""INSERT INTO step_rows
+                            SELECT ? + rowid, generate_subscripts(texts, 1)::INTEGER - 1, unnest(texts), NULL::TINYINT
+                            FROM {db}.src WHERE rowid >= ? AND rowid < ?""",
+                        [base, lo, hi])
+                    if progress:
+                        progress(hi)
+                per_record, first, unkeyed = keyed.result()
+            if unkeyed:
+                raise FastFallback(f"{unkeyed} blank problem texts")
+            cur.register("_fast_record_keys", per_record)
+            cur.register("_fast_first_rows", first)
+            try:
+                # The first text of each new problem key (in file order), as the Python path keeps it.
+                cur.execute(
+                    f"""INSERT INTO problems
+                        SELECT k.problem_id, s.problem, NULL
+                        FROM _fast_first_rows k JOIN {db}.src s ON s.rowid = k.first_row
+                        WHERE k.problem_id NOT IN (SELECT problem_id FROM problems)""")
                 cur.execute(
                     f"""INSERT INTO traces
                         SELECT ? || '-' || s.rowid, ?, s.rowid::INTEGER, {line},
                                coalesce(s.source_id, 'line ' || {line}), k.problem_id, NULL, s.generator, NULL,
-                               s.final_answer_correct, s.gold_first_error, NULL, NULL, ?, s.n_steps, false, NULL
-                        FROM {src} JOIN {db}.keys k USING (problem) WHERE s.rowid >= ? AND s.rowid < ?
-                        ORDER BY s.rowid""",
-                    [dataset_id, dataset_id, split, lo, hi])
-                # One unnest; the trace id is formed once per trace (before the unnest), not per step.
-                cur.execute(
-                    f"""INSERT INTO steps
-                        SELECT trace_id, generate_subscripts(texts, 1)::INTEGER - 1, unnest(texts), NULL::TINYINT
-                        FROM (SELECT ? || '-' || rowid AS trace_id, texts FROM {db}.src WHERE rowid >= ? AND rowid < ?)""",
-                    [dataset_id, lo, hi])
-                if progress:
-                    progress(hi)
+                               s.final_answer_correct, s.gold_first_error, NULL, NULL, ?, s.n_steps, false, NULL,
+                               ? + s.rowid
+                        FROM {src} POSITIONAL JOIN _fast_record_keys k""",
+                    [dataset_id, dataset_id, split, base])
+            finally:
+                cur.unregister("_fast_record_keys")
+                cur.unregister("_fast_first_rows")
+
+
+class FastFallback(Exception):
+    """The staged file cannot be written by the fast path after all (raised inside the import
+    transaction, which rolls back): the caller imports it through the Python reader."""

@@ -190,6 +190,59 @@ MIGRATIONS: dict[int, Sequence[str]] = {
            SELECT DISTINCT s.scorer_id, t.dataset_id, 'trace'
            FROM (SELECT DISTINCT scorer_id, trace_id FROM trace_scores) s JOIN traces t USING (trace_id)""",
     ),
+    7: (
+        # The import's write cost (BENCHMARKS.md, "Import"): the traces primary key (an index
+        # built at insert and written at commit; uniqueness of trace ids is proved by each writer:
+        # ids are <dataset_id>-<ordinal>) is dropped, and the steps are stored against an integer
+        # trace key (trace_key, unique in the store) instead of 1M repeated trace-id strings.
+        # DuckDB cannot drop a constraint: traces is rebuilt. The rows keep their order; readers
+        # keep their SQL through the DERIVED view ``steps`` (step_rows joined to traces).
+        """CREATE TABLE traces_v7 (
+            trace_id             VARCHAR NOT NULL,     -- <dataset_id>-<ordinal>, unique
+            dataset_id           VARCHAR NOT NULL,
+            ordinal              INTEGER NOT NULL,
+            source_line          INTEGER,
+            source_id            VARCHAR,
+            problem_id           VARCHAR NOT NULL,
+            source_problem_id    VARCHAR,
+            generator            VARCHAR,
+            final_answer         VARCHAR,
+            final_answer_correct BOOLEAN,
+            gold_first_error     INTEGER,
+            error_type           VARCHAR,
+            category             VARCHAR,
+            split                VARCHAR,
+            n_steps              INTEGER NOT NULL,
+            has_step_labels      BOOLEAN NOT NULL DEFAULT FALSE,
+            metadata             VARCHAR,
+            trace_key            BIGINT NOT NULL       -- unique in the store; step_rows refer to it
+        )""",
+        """INSERT INTO traces_v7
+           SELECT *, row_number() OVER (ORDER BY dataset_id, ordinal) - 1 FROM traces
+           ORDER BY dataset_id, ordinal""",
+        """CREATE TABLE step_rows (
+            trace_key   BIGINT NOT NULL,               -- traces.trace_key
+            step_idx    INTEGER NOT NULL,              -- 0-based
+            text        VARCHAR NOT NULL,
+            gold_label  TINYINT                        -- +1 / 0 / -1 / NULL
+        )""",
+        """INSERT INTO step_rows
+           SELECT t.trace_key, s.step_idx, s.text, s.gold_label
+           FROM steps s JOIN traces_v7 t USING (trace_id) ORDER BY t.trace_key, s.step_idx""",
+        "DROP TABLE steps",
+        "DROP TABLE traces",
+        "ALTER TABLE traces_v7 RENAME TO traces",
+        # The problems primary key goes too (its index cost the import about 0.3 CPU s per 100K
+        # problems): both writers insert only keys not yet present, once each.
+        """CREATE TABLE problems_v7 (
+            problem_id        VARCHAR NOT NULL,      -- hash of the normalised problem text, unique
+            problem           VARCHAR NOT NULL,
+            reference_answer  VARCHAR
+        )""",
+        "INSERT INTO problems_v7 SELECT * FROM problems",
+        "DROP TABLE problems",
+        "ALTER TABLE problems_v7 RENAME TO problems",
+    ),
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -197,6 +250,12 @@ SCHEMA_VERSION = max(MIGRATIONS)
 
 
 DERIVED: Sequence[str] = (
+    # The steps as every reader sees them (one row per step, by trace id): the stored rows carry
+    # the integer trace key (migration 7). A filter on trace_id reaches step_rows through the
+    # join (DuckDB pushes the key range of the matching traces into the scan).
+    """CREATE OR REPLACE VIEW steps AS
+        SELECT t.trace_id, s.step_idx, s.text, s.gold_label
+        FROM step_rows s JOIN traces t USING (trace_key)""",
     # Predicted first error: the first step scored below ``threshold``, else -1. A NULL score is
     # never below the threshold; a trace with no scored step has no group (NULL, not -1).
     """CREATE OR REPLACE MACRO trace_pred_first_error(step_idx, score, threshold) AS

@@ -97,13 +97,13 @@ def test_per_annotator_csv_round_trip_through_the_cli(tmp_path: Path, capsys) ->
     # A fresh store with the same file (same trace ids): `labels import` restores both annotators.
     with Store(db2) as s:
         build(s, tmp_path, labels=False)
-        gold_before = snapshot(s)["steps"], snapshot(s)["traces"]
+        gold_before = snapshot(s)["step_rows"], snapshot(s)["traces"]
     assert main(["--db", str(db2), "labels", "import", str(out)]) == 0
     # alice: r0 3 + r1 3 + r2 2 + r3 step 0 and the note on step 1 = 10; bob: r1 2 + r2 3 = 5.
     assert "alice: 10 steps, bob: 5 steps" in capsys.readouterr().out
     with Store(db2) as s:
         assert {n: current(s, n) for n in ("alice", "bob")} == want
-        assert (snapshot(s)["steps"], snapshot(s)["traces"]) == gold_before
+        assert (snapshot(s)["step_rows"], snapshot(s)["traces"]) == gold_before
         note = s.cursor().execute("SELECT note FROM current_step_labels WHERE annotator = 'alice' AND trace_id = ? "
                                   "AND step_idx = 1", [ids["r3"]]).fetchone()
         assert note == ("=HYPERLINK(x) looks odd",)
