@@ -27,7 +27,7 @@ from prm_viewer.formats.processbench import split_from_name
 from prm_viewer.jobfolder import as_step_results
 from prm_viewer.model import MAX_LISTED, ImportReport, Skip, TraceRecord
 from prm_viewer.store import Store, dataset_key, file_sha256, problem_key
-from prm_viewer.store.fast_json import FastFallback, FastImport
+from prm_viewer.store.fast_json import FastImport
 
 BATCH_STEPS = 100_000
 
@@ -155,21 +155,17 @@ def import_file(
     skip_bad = _on_error(path, options)
     with _fast_stage(store, format_, path, options, enabled=fast) as staged:
         if staged is not None:  # DuckDB parsed and SQL validated the whole file: write it in SQL
-            try:
-                with store.transaction():
-                    report.name = store.unique_dataset_name(name or path.stem)
-                    store.insert_dataset({
-                        "dataset_id": did, "name": report.name, "format": format_.name, "source_path": str(path),
-                        "file_hash": fhash, "options": options, "tags": tags or {}, "synthetic": synthetic,
-                    })
-                    staged.write(did, options.get("split") or split_from_name(path), BATCH_STEPS, progress)
-                    report.traces, report.steps, report.labelled_traces = store.finish_dataset(did)
-                    store.save_import_report(did, report.to_json())
-            except FastFallback:
-                pass  # rolled back: the Python reader below names the record and field
-            else:
-                report.seconds = time.perf_counter() - started
-                return report
+            with store.transaction():
+                report.name = store.unique_dataset_name(name or path.stem)
+                store.insert_dataset({
+                    "dataset_id": did, "name": report.name, "format": format_.name, "source_path": str(path),
+                    "file_hash": fhash, "options": options, "tags": tags or {}, "synthetic": synthetic,
+                })
+                staged.write(did, options.get("split") or split_from_name(path), BATCH_STEPS, progress)
+                report.traces, report.steps, report.labelled_traces = store.finish_dataset(did)
+                store.save_import_report(did, report.to_json())
+            report.seconds = time.perf_counter() - started
+            return report
     seen: dict[str, int] = {}
     unit = format_.record_unit(path, options)
     names = format_.source_fields(options)
@@ -261,7 +257,7 @@ def fast_path_applies(store: Store, path: str | Path, fmt: str = "processbench",
     """Whether :func:`import_file` would take this file through the SQL fast path (nothing is
     written)."""
     with _fast_stage(store, get_format(fmt), Path(path), dict(options or {})) as staged:
-        return staged is not None and staged.compute_keys()[2] == 0  # (a blank problem text falls back)
+        return staged is not None
 
 
 def preview(path: str | Path, fmt: str | Format, options: dict[str, Any], n: int = 3) -> list[TraceRecord | Skip]:

@@ -81,14 +81,14 @@ class FastImport:
         self.lines = record_lines is not None
         return True
 
-    def compute_keys(self) -> tuple[pa.Table, pa.Table, int]:
+    def compute_keys(self) -> tuple[pa.Table, pa.Table]:
         """Problem keys once per distinct text (fewer than the records where problems repeat), on
         the stage's cursor (:meth:`write` runs it while its own thread writes the steps): SQL
         hashes a text that is its own normal form (no whitespace but single inner spaces),
         problem_key() the others. Returns, as Arrow tables (a table made here after the import's
         transaction began is not visible to it), each record's key in file order (``problem_id``)
-        and each key's first record (``problem_id, first_row``), and the number of texts without
-        a key (blank ones)."""
+        and each key's first record (``problem_id, first_row``). A blank text has no key (NULL,
+        which ``traces.problem_id`` refuses): :meth:`check` has already refused such files."""
         db, cur = self.db, self.cur
         cur.execute(
             f"""CREATE OR REPLACE TABLE {db}.keys AS
@@ -105,11 +105,10 @@ class FastImport:
                 cur.execute(f"UPDATE {db}.keys k SET problem_id = f.problem_id FROM _fast_keys f WHERE k.problem = f.problem")
             finally:
                 cur.unregister("_fast_keys")
-        unkeyed = int(cur.execute(f"SELECT count(*) FILTER (WHERE problem_id IS NULL) FROM {db}.keys").fetchall()[0][0])
         per_record = cur.execute(
             f"SELECT k.problem_id FROM {db}.src s LEFT JOIN {db}.keys k USING (problem) ORDER BY s.rowid").arrow().read_all()
         first = cur.execute(f"SELECT problem_id, min(first_row) AS first_row FROM {db}.keys GROUP BY problem_id").arrow().read_all()
-        return per_record, first, unkeyed
+        return per_record, first
 
     def _parse(self, path: Path, kind: str, exact: bool) -> None:
         """One statement: parse the file and compute each trace row as stored, with a flag per check.
@@ -192,9 +191,7 @@ class FastImport:
         transaction (the store's import transaction); the steps in batches of about
         ``batch_steps`` steps when ``progress`` is given (it gets the traces whose steps are
         written after each), else at once. The problem keys are computed meanwhile on the stage's
-        cursor (another core); a text without a key (none: :meth:`check` refused blank ones) would
-        raise :class:`FastFallback`, which rolls the transaction back (the Python reader names the
-        record). Call after :meth:`check`."""
+        cursor (another core). Call after :meth:`check`."""
         db = self.db
         line, src = self._source()
         with self.store.transaction() as cur:
@@ -214,9 +211,7 @@ class FastImport:
                         [base, lo, hi])
                     if progress:
                         progress(hi)
-                per_record, first, unkeyed = keyed.result()
-            if unkeyed:
-                raise FastFallback(f"{unkeyed} blank problem texts")
+                per_record, first = keyed.result()
             cur.register("_fast_record_keys", per_record)
             cur.register("_fast_first_rows", first)
             try:
@@ -238,7 +233,3 @@ class FastImport:
                 cur.unregister("_fast_record_keys")
                 cur.unregister("_fast_first_rows")
 
-
-class FastFallback(Exception):
-    """The staged file cannot be written by the fast path after all (raised inside the import
-    transaction, which rolls back): the caller imports it through the Python reader."""
