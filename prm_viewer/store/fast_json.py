@@ -36,9 +36,10 @@ KNOWN_KEYS = ("id", "generator", "problem", "steps", "final_answer_correct", "la
 # str.isspace() accepts other than the space, two spaces, or a space at either end.
 _OTHER_SPACES = (0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028,
                  0x2029, 0x202F, 0x205F, 0x3000)
-ODD_SPACE = "[" + "".join(f"\\x{{{c:x}}}" for c in _OTHER_SPACES) + "]|  |^ | $"
+_OTHER_CLASS = "".join(f"\\x{{{c:x}}}" for c in _OTHER_SPACES)
+ODD_SPACE = f"[{_OTHER_CLASS}]|  |^ | $"
 # A text with nothing but whitespace (str.split() finds no word): the Python path's "empty problem text".
-_BLANK = "[ " + "".join(f"\\x{{{c:x}}}" for c in _OTHER_SPACES) + "]*"
+_BLANK = f"[ {_OTHER_CLASS}]*"
 _COLUMNS = "{" + ", ".join(f"{k}: '{'VARCHAR[]' if k == 'steps' else 'JSON'}'" for k in KNOWN_KEYS) + "}"
 _EXACT_COLUMNS = "{" + ", ".join(f"{k}: 'JSON'" for k in KNOWN_KEYS) + "}"
 # A step text that could be the JSON text DuckDB writes for a non-string item (null is no text).
